@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+import fs from 'node:fs';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { certsCommand } from './certs';
+import { serveCommand } from './serve';
+import { usageError } from './usage-error';
+
+/**
+ * Every flag also comes from MTP_<FLAG_IN_UPPER_SNAKE_CASE> and from --config FILE (JSON, keys as
+ * flag names). Precedence: flag > environment > file > default.
+ */
+export async function main(args: string[]): Promise<void> {
+  await yargs(args)
+    .scriptName('mysql-tls-proxy')
+    .env('MTP')
+    .config('config', 'JSON file whose keys are flag names (flag > env > file > default)', (path: string) => {
+      try {
+        return JSON.parse(fs.readFileSync(path, 'utf8')) as object;
+      } catch (error) {
+        throw new Error(`--config ${path}: ${(error as Error).message}`);
+      }
+    })
+    .command(serveCommand)
+    .command(certsCommand)
+    .strictOptions()
+    .help()
+    .alias('h', 'help')
+    .version()
+    .wrap(Math.min(120, process.stdout.columns || 100))
+    .fail((message, error) => {
+      usageError(message ?? error?.message ?? 'invalid usage');
+      process.exit(2);
+    })
+    .parseAsync();
+}
+
+if (require.main === module) {
+  main(hideBin(process.argv)).catch((error: unknown) => {
+    process.stderr.write(`mysql-tls-proxy: ${(error as Error).stack ?? String(error)}\n`);
+    process.exit(1);
+  });
+}

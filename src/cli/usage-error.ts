@@ -1,0 +1,5 @@
+/** Bad configuration or usage: one line on stderr, exit code 2 (shared/interface.md). */
+export function usageError(message: string): void {
+  process.stderr.write(`mysql-tls-proxy: ${message}\n`);
+  process.exitCode = 2;
+}

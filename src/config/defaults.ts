@@ -1,0 +1,35 @@
+/**
+ * The one defaults object for `serve`. Flags, environment variables (MTP_*) and the config file
+ * override these, in that order of precedence; shared/interface.md documents them.
+ */
+export const SERVE_DEFAULTS = {
+  listen: '0.0.0.0:4000',
+  backend: '127.0.0.1:3306',
+  backendLocalAddress: undefined as string | undefined,
+  cert: 'certs/server.pem',
+  key: 'certs/server-key.pem',
+  caFile: 'certs/ca.pem',
+  tlsMinVersion: 'TLSv1.2',
+  tlsMaxVersion: 'TLSv1.3',
+  /** TLS 1.2: ECDHE key exchange with AEAD ciphers only (TLS 1.3 suites are all AEAD). */
+  ciphers: [
+    'ECDHE-ECDSA-AES128-GCM-SHA256',
+    'ECDHE-RSA-AES128-GCM-SHA256',
+    'ECDHE-ECDSA-AES256-GCM-SHA384',
+    'ECDHE-RSA-AES256-GCM-SHA384',
+    'ECDHE-ECDSA-CHACHA20-POLY1305',
+    'ECDHE-RSA-CHACHA20-POLY1305',
+  ].join(':'),
+  ecdhCurves: 'X25519:P-256:P-384',
+  allow: ['127.0.0.1/32', '::1/128'],
+  requireSecureTransport: false,
+  status: '127.0.0.1:9400',
+  maxConnections: 10_000,
+  handshakeTimeout: 10_000,
+  backendConnectTimeout: 5_000,
+  drainTimeout: 30_000,
+  logLevel: 'info',
+} as const;
+
+export const TLS_VERSIONS = ['TLSv1.2', 'TLSv1.3'] as const;
+export type TlsVersion = (typeof TLS_VERSIONS)[number];

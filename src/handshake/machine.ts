@@ -1,0 +1,400 @@
+import { Capability, hasCapability, withoutCapability } from '../protocol/capabilities';
+import { isErrPacket, parseErrPacket } from '../protocol/err-packet';
+import { encodeProxyError, proxyErrors, type ProxyError } from '../protocol/errors';
+import { isGreeting, parseGreeting, withGreetingCapability, type Greeting } from '../protocol/greeting';
+import { parseHandshakeResponse, withClientCapabilities } from '../protocol/handshake-response';
+import { encodePacket, type Packet, PacketReader, PacketTooLargeError } from '../protocol/packet';
+import { MalformedPacketError } from '../protocol/reader';
+import { isSslRequest, parseSslRequest } from '../protocol/ssl-request';
+import { classifyServerAuthPacket } from '../protocol/auth-packets';
+import { abortedLoginResponse, authSwitchPlugin, dummyAuthData } from './aborted-login';
+import type { CloseReason } from './close-reason';
+import type { HandshakeAction, HandshakeEvent, Transport } from './types';
+
+export interface HandshakeOptions {
+  /** Largest connection-phase packet accepted from either side (the real ones are a few hundred bytes). */
+  maxPacketSize: number;
+  /** Refuse plaintext logins with ERR 3159 before the database sees the credentials. */
+  requireSecureTransport: boolean;
+}
+
+export const DEFAULT_HANDSHAKE_OPTIONS: HandshakeOptions = {
+  maxPacketSize: 128 * 1024,
+  requireSecureTransport: false,
+};
+
+type State =
+  | 'awaitGreeting' // dialled the database, nothing sent to the client yet
+  | 'awaitClientFirst' // greeting relayed; SSLRequest or a plaintext HandshakeResponse is due
+  | 'tlsHandshake' // SSLRequest seen; the socket layer runs TLS
+  | 'awaitResponse' // TLS is up; the HandshakeResponse (sequence id 2) is due
+  | 'authenticating' // HandshakeResponse forwarded; relaying auth packets until OK or ERR
+  | 'established' // done: the socket layer pipes bytes
+  | 'releasing' // the client is gone; finishing the database's handshake cleanly
+  | 'done';
+
+const COM_QUIT = Buffer.from([0x01]);
+/** Auth rounds the proxy answers on its own while releasing before it just hangs up. */
+const MAX_RELEASE_ROUNDS = 4;
+
+/**
+ * The connection phase as a pure state machine: socket events in, socket actions out. No I/O,
+ * timers or logging here, so every byte boundary and failure can be unit-tested without sockets.
+ *
+ * Sequence ids: with TLS the client leg carries one extra packet (the SSLRequest, id 1) that the
+ * plain database leg never sees, so ids are shifted by one in each direction until the OK/ERR.
+ * https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_connection_phase.html
+ */
+export class HandshakeMachine {
+  private state: State = 'awaitGreeting';
+  private readonly client: PacketReader;
+  private readonly backend: PacketReader;
+  private transport: Transport = 'plain';
+  private greeting?: Greeting;
+  /** Last sequence id on the client leg. */
+  private clientSeq = 0;
+  /** Last sequence id on the database leg. */
+  private backendSeq = 0;
+  /** Client commands (sequence id 0) sent before the database's OK: forwarded after it. */
+  private held: Buffer[] = [];
+  private holding = false;
+  private clientEnded = false;
+  private backendEnded = false;
+  private responseForwarded = false;
+  /** True when the database waits for the client's next packet. */
+  private backendAwaitsClient = false;
+  /** The auth plugin the database expects data for (greeting, then AuthSwitchRequest). */
+  private backendPlugin?: string;
+  private releaseRounds = 0;
+
+  constructor(private readonly options: HandshakeOptions = DEFAULT_HANDSHAKE_OPTIONS) {
+    this.client = new PacketReader(options.maxPacketSize);
+    this.backend = new PacketReader(options.maxPacketSize);
+  }
+
+  get phase(): State {
+    return this.state;
+  }
+
+  get clientTransport(): Transport {
+    return this.transport;
+  }
+
+  handle(event: HandshakeEvent): HandshakeAction[] {
+    const out: HandshakeAction[] = [];
+    switch (event.type) {
+      case 'backendData':
+        if (this.backendEnded || this.state === 'established' || this.state === 'done') break;
+        this.backend.push(event.data);
+        this.guard(out, 'backend', () => this.pumpBackend(out));
+        break;
+      case 'clientData':
+        if (this.clientEnded || this.state === 'established' || this.state === 'tlsHandshake') break;
+        this.client.push(event.data);
+        this.guard(out, 'client', () => this.pumpClient(out));
+        break;
+      case 'tlsEstablished':
+        if (this.state !== 'tlsHandshake' || this.clientEnded) break;
+        this.state = 'awaitResponse';
+        this.guard(out, 'client', () => this.pumpClient(out));
+        break;
+      case 'backendClosed':
+        this.onBackendClosed(out, event.reason, event.detail);
+        break;
+      case 'abort':
+        this.endClient(out, event.reason, event.detail ?? event.reason, event.error);
+        break;
+    }
+    return out;
+  }
+
+  /** Runs a pump; malformed input ends the connection with a reason instead of escaping. */
+  private guard(out: HandshakeAction[], side: 'client' | 'backend', pump: () => void): void {
+    try {
+      pump();
+    } catch (error) {
+      if (!(error instanceof MalformedPacketError || error instanceof PacketTooLargeError)) throw error;
+      if (side === 'client') {
+        this.endClient(out, 'bad_packet', error.message, proxyErrors.badHandshake(error.message));
+      } else {
+        const detail = `invalid data from the database: ${error.message}`;
+        this.endBackend(out);
+        this.endClient(out, 'backend_protocol_error', detail, proxyErrors.backendUnavailable(detail));
+      }
+    }
+  }
+
+  // ---- database leg ---------------------------------------------------------------------------
+
+  private pumpBackend(out: HandshakeAction[]): void {
+    let packet: Packet | undefined;
+    while (!this.backendEnded && (packet = this.backend.read())) {
+      if (!this.greeting) this.onGreeting(out, packet);
+      else if (this.state === 'releasing') this.onReleasePacket(out, packet);
+      else if (this.state === 'authenticating') this.onAuthPacket(out, packet);
+      else throw new MalformedPacketError(`unexpected packet from the database while ${this.state}`);
+      if (this.state === 'established') return;
+    }
+  }
+
+  private onGreeting(out: HandshakeAction[], packet: Packet): void {
+    if (isErrPacket(packet.payload)) {
+      // e.g. "Host is blocked" or "Too many connections": the client should see the database's words.
+      const err = parseErrPacket(packet.payload);
+      this.endBackend(out);
+      if (!this.clientEnded) {
+        this.clientEnded = true;
+        out.push({
+          type: 'closeClient',
+          reason: 'backend_refused',
+          detail: `database refused the connection: ${err.code} ${err.message}`,
+          packet: encodePacket(packet.payload, packet.sequenceId),
+        });
+      }
+      this.state = 'done';
+      return;
+    }
+    if (!isGreeting(packet.payload)) {
+      throw new MalformedPacketError(`expected a greeting, got a packet starting 0x${packet.payload[0]?.toString(16)}`);
+    }
+    const greeting = parseGreeting(packet.payload);
+    if (!hasCapability(greeting.capabilities, Capability.PROTOCOL_41)) {
+      throw new MalformedPacketError('the database does not speak protocol 4.1');
+    }
+    this.greeting = greeting;
+    this.backendSeq = packet.sequenceId;
+    this.backendAwaitsClient = true;
+    this.backendPlugin = greeting.authPluginName;
+    out.push({ type: 'greeting', serverVersion: greeting.serverVersion, connectionId: greeting.connectionId });
+    if (this.state === 'releasing') {
+      this.release(out);
+      return;
+    }
+    // Relay the greeting untouched except for CLIENT_SSL, which the proxy itself provides.
+    const relayed = withGreetingCapability(packet.payload, greeting, Capability.SSL, true);
+    out.push({ type: 'sendToClient', data: encodePacket(relayed, packet.sequenceId) });
+    this.clientSeq = packet.sequenceId;
+    this.state = 'awaitClientFirst';
+    this.pumpClientGuarded(out);
+  }
+
+  private pumpClientGuarded(out: HandshakeAction[]): void {
+    // Client bytes that arrived before the greeting are handled now, with client-side blame.
+    this.guard(out, 'client', () => this.pumpClient(out));
+  }
+
+  private onAuthPacket(out: HandshakeAction[], packet: Packet): void {
+    this.backendSeq = packet.sequenceId;
+    const shift = this.transport === 'tls' ? 1 : 0;
+    this.clientSeq = (packet.sequenceId + shift) & 0xff;
+    const relayed = shift === 0 ? encodePacket(packet.payload, packet.sequenceId) : encodePacket(packet.payload, this.clientSeq);
+    const kind = classifyServerAuthPacket(packet.payload);
+    out.push({ type: 'sendToClient', data: relayed });
+    if (kind === 'ok') {
+      const toBackend = Buffer.concat([...this.held, this.client.drain()]);
+      this.held = [];
+      this.state = 'established';
+      out.push({ type: 'established', toBackend, toClient: this.backend.drain() });
+      return;
+    }
+    if (kind === 'err') {
+      const err = parseErrPacket(packet.payload);
+      this.endBackend(out);
+      this.clientEnded = true;
+      out.push({ type: 'closeClient', reason: 'auth_failed', detail: `${err.code} ${err.message}` });
+      this.state = 'done';
+      return;
+    }
+    if (kind === 'auth-switch') this.backendPlugin = authSwitchPlugin(packet.payload);
+    this.backendAwaitsClient = true;
+  }
+
+  private onBackendClosed(
+    out: HandshakeAction[],
+    reason: 'backend_closed' | 'backend_error' | 'backend_unavailable',
+    detail: string,
+  ): void {
+    if (this.backendEnded || this.state === 'established') return;
+    this.backendEnded = true;
+    out.push({ type: 'closeBackend' });
+    this.endClient(out, reason, detail, proxyErrors.backendUnavailable(detail));
+    this.state = 'done';
+  }
+
+  private endBackend(out: HandshakeAction[]): void {
+    if (this.backendEnded) return;
+    this.backendEnded = true;
+    out.push({ type: 'closeBackend' });
+  }
+
+  // ---- client leg -----------------------------------------------------------------------------
+
+  private pumpClient(out: HandshakeAction[]): void {
+    for (;;) {
+      if (this.clientEnded) return;
+      if (this.state === 'awaitGreeting') {
+        if (this.client.bufferedBytes > this.options.maxPacketSize) {
+          throw new MalformedPacketError('the client sent data before the server greeting');
+        }
+        return;
+      }
+      if (this.state !== 'awaitClientFirst' && this.state !== 'awaitResponse' && this.state !== 'authenticating') return;
+      if (this.holding) {
+        this.held.push(this.client.drain());
+        this.checkHeldSize();
+        return;
+      }
+      if (this.state === 'awaitClientFirst' && this.client.bufferedBytes > 0) this.refuseDirectTls();
+      const header = this.client.peekHeader();
+      if (!header) return;
+      if (this.state === 'authenticating' && header.sequenceId === 0) {
+        // A command pipelined before the OK: keep it, unparsed, for after the OK.
+        this.holding = true;
+        continue;
+      }
+      const packet = this.client.read();
+      if (!packet) return;
+      const expected = (this.clientSeq + 1) & 0xff;
+      if (packet.sequenceId !== expected) {
+        throw new MalformedPacketError(`packet sequence id ${packet.sequenceId} where ${expected} was expected`);
+      }
+      this.clientSeq = packet.sequenceId;
+      if (this.state === 'awaitClientFirst') this.onClientFirst(out, packet);
+      else if (this.state === 'awaitResponse') this.onHandshakeResponse(out, packet);
+      else this.forwardAuthPacket(out, packet);
+    }
+  }
+
+  private refuseDirectTls(): void {
+    const first = this.client.peek(2);
+    if (first[0] === 0x16 && first.length > 1 && first[1] === 0x03) {
+      throw new MalformedPacketError(
+        'a TLS ClientHello arrived where the MySQL SSLRequest was due (MySQL upgrades to TLS in-band; use a MySQL client with ssl-mode)',
+      );
+    }
+  }
+
+  private onClientFirst(out: HandshakeAction[], packet: Packet): void {
+    if (isSslRequest(packet.payload)) {
+      parseSslRequest(packet.payload);
+      this.transport = 'tls';
+      this.state = 'tlsHandshake';
+      out.push({ type: 'startTls', pending: this.client.drain() });
+      return;
+    }
+    if (packet.payload.length >= 4 && hasCapability(packet.payload.readUInt32LE(0), Capability.SSL)) {
+      throw new MalformedPacketError(
+        `CLIENT_SSL set in a ${packet.payload.length}-byte packet (an SSLRequest is exactly 32 bytes)`,
+      );
+    }
+    this.onHandshakeResponse(out, packet);
+  }
+
+  private onHandshakeResponse(out: HandshakeAction[], packet: Packet): void {
+    const response = parseHandshakeResponse(packet.payload);
+    out.push({
+      type: 'login',
+      transport: this.transport,
+      user: response.username.toString('utf8'),
+      database: response.database?.toString('utf8'),
+      authPlugin: response.authPluginName,
+    });
+    if (this.transport === 'plain' && this.options.requireSecureTransport) {
+      this.endClient(out, 'insecure_transport', 'plaintext login refused', proxyErrors.insecureTransport());
+      return;
+    }
+    // The database leg is plain: it must not expect a TLS handshake. Only that bit changes.
+    const payload =
+      this.transport === 'tls'
+        ? withClientCapabilities(packet.payload, withoutCapability(response.capabilities, Capability.SSL))
+        : packet.payload;
+    this.responseForwarded = true;
+    this.state = 'authenticating';
+    this.forwardToBackend(out, payload, packet.sequenceId);
+  }
+
+  private forwardAuthPacket(out: HandshakeAction[], packet: Packet): void {
+    this.forwardToBackend(out, packet.payload, packet.sequenceId);
+  }
+
+  private forwardToBackend(out: HandshakeAction[], payload: Buffer, clientSeq: number): void {
+    const shift = this.transport === 'tls' ? 1 : 0;
+    this.backendSeq = (clientSeq - shift) & 0xff;
+    this.backendAwaitsClient = false;
+    out.push({ type: 'sendToBackend', data: encodePacket(payload, this.backendSeq) });
+  }
+
+  private checkHeldSize(): void {
+    let total = 0;
+    for (const chunk of this.held) total += chunk.length;
+    if (total > this.options.maxPacketSize) {
+      throw new MalformedPacketError('too much data pipelined before the login completed');
+    }
+  }
+
+  /**
+   * Ends the client side: an ERR in the format the client can read at this point (none while the
+   * TLS handshake is running, since the client then expects TLS records), then release the database.
+   */
+  private endClient(out: HandshakeAction[], reason: CloseReason, detail: string, error?: ProxyError): void {
+    if (this.clientEnded || this.state === 'established') return;
+    this.clientEnded = true;
+    let packet: Buffer | undefined;
+    if (error && this.state !== 'tlsHandshake' && this.state !== 'releasing' && this.state !== 'done') {
+      const negotiated = this.state !== 'awaitGreeting';
+      packet = encodePacket(encodeProxyError(error, negotiated), negotiated ? (this.clientSeq + 1) & 0xff : 0);
+    }
+    out.push({ type: 'closeClient', reason, detail, packet });
+    this.client.drain();
+    this.held = [];
+    if (this.backendEnded) {
+      this.state = 'done';
+      return;
+    }
+    this.state = 'releasing';
+    this.release(out);
+  }
+
+  // ---- releasing the database after the client left -------------------------------------------
+
+  private release(out: HandshakeAction[]): void {
+    if (this.backendEnded) return;
+    if (!this.greeting) return; // wait for it; onGreeting calls back
+    if (!this.responseForwarded) {
+      this.responseForwarded = true;
+      this.backendSeq = (this.backendSeq + 1) & 0xff;
+      this.backendAwaitsClient = false;
+      out.push({ type: 'sendToBackend', data: encodePacket(abortedLoginResponse(this.greeting), this.backendSeq) });
+      return;
+    }
+    if (this.backendAwaitsClient) this.answerForClient(out);
+  }
+
+  private answerForClient(out: HandshakeAction[]): void {
+    if (++this.releaseRounds > MAX_RELEASE_ROUNDS) {
+      this.endBackend(out);
+      this.state = 'done';
+      return;
+    }
+    this.backendSeq = (this.backendSeq + 1) & 0xff;
+    this.backendAwaitsClient = false;
+    out.push({ type: 'sendToBackend', data: encodePacket(dummyAuthData(this.backendPlugin), this.backendSeq) });
+  }
+
+  private onReleasePacket(out: HandshakeAction[], packet: Packet): void {
+    this.backendSeq = packet.sequenceId;
+    const kind = classifyServerAuthPacket(packet.payload);
+    if (kind === 'ok') {
+      // Someone created the placeholder user without a password: log out politely.
+      out.push({ type: 'sendToBackend', data: encodePacket(COM_QUIT, 0) });
+    }
+    if (kind === 'ok' || kind === 'err') {
+      this.endBackend(out);
+      this.state = 'done';
+      return;
+    }
+    if (kind === 'auth-switch') this.backendPlugin = authSwitchPlugin(packet.payload);
+    this.backendAwaitsClient = true;
+    this.answerForClient(out);
+  }
+}

@@ -1,0 +1,41 @@
+import type { ProxyError } from '../protocol/errors';
+import type { CloseReason } from './close-reason';
+
+export type Transport = 'tls' | 'plain';
+
+/** What happened on the sockets, fed to the state machine. */
+export type HandshakeEvent =
+  /** Bytes from the database. */
+  | { type: 'backendData'; data: Buffer }
+  /** Bytes from the client: raw socket bytes before TLS, decrypted bytes after. */
+  | { type: 'clientData'; data: Buffer }
+  /** The TLS handshake on the client leg completed. */
+  | { type: 'tlsEstablished' }
+  /** The database closed its side, its socket failed, or it could not be reached at all. */
+  | { type: 'backendClosed'; reason: 'backend_closed' | 'backend_error' | 'backend_unavailable'; detail: string }
+  /**
+   * The client side is over (it closed, failed, timed out or was refused): tell the client why if
+   * the protocol still allows it, then finish the database's handshake cleanly.
+   */
+  | { type: 'abort'; reason: CloseReason; error?: ProxyError; detail?: string };
+
+/** What the socket layer must do, in order. */
+export type HandshakeAction =
+  | { type: 'sendToClient'; data: Buffer }
+  | { type: 'sendToBackend'; data: Buffer }
+  /** The database greeted us: informational (logs, correlation with its processlist). */
+  | { type: 'greeting'; serverVersion: string; connectionId: number }
+  /** Upgrade the client socket to TLS; `pending` holds bytes already read after the SSLRequest. */
+  | { type: 'startTls'; pending: Buffer }
+  /** The client's HandshakeResponse arrived (user name for logs; never auth data). */
+  | { type: 'login'; transport: Transport; user: string; database?: string; authPlugin?: string }
+  /**
+   * The connection phase succeeded: flush these bytes and pipe both ways without parsing.
+   */
+  | { type: 'established'; toBackend: Buffer; toClient: Buffer }
+  /**
+   * End the client side for `reason`; send `packet` (a complete MySQL packet) first when present.
+   */
+  | { type: 'closeClient'; reason: CloseReason; detail: string; packet?: Buffer }
+  /** The database leg is finished (cleanly if the machine could); close it now. */
+  | { type: 'closeBackend' };

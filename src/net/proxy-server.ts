@@ -1,0 +1,124 @@
+import net from 'node:net';
+import type { HostPort } from '../config/host-port';
+import type { Logger } from '../observability/logger';
+import type { ByteCountSource, ProxyMetrics } from '../observability/metrics';
+import type { Allowlist } from '../policy/allowlist';
+import { proxyErrors } from '../protocol/errors';
+import { displayAddress, Session, type SessionSettings } from './session';
+import type { TlsTerminator } from './tls-terminator';
+
+export interface ProxyServerOptions {
+  listen: HostPort;
+  maxConnections: number;
+  session: SessionSettings;
+}
+
+export interface ProxyServerDeps {
+  logger: Logger;
+  metrics: ProxyMetrics;
+  tls: TlsTerminator;
+  allowlist: Allowlist;
+}
+
+/**
+ * The client-facing listener. Refusals that need no database (access list, connection limit)
+ * happen here, on accept; everything else belongs to the Session.
+ */
+export class ProxyServer implements ByteCountSource {
+  private readonly server: net.Server;
+  private readonly sessions = new Set<Session>();
+  /** Sessions that count against --max-connections (refused sockets don't). */
+  private active = 0;
+  private draining = false;
+  private drained?: () => void;
+
+  constructor(
+    private readonly options: ProxyServerOptions,
+    private readonly deps: ProxyServerDeps,
+  ) {
+    this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    deps.metrics.addByteSource(this);
+  }
+
+  get activeSessions(): number {
+    return this.active;
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  listen(): Promise<net.AddressInfo> {
+    const { host, port } = this.options.listen;
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ host, port, backlog: 4096 }, () => {
+        this.server.off('error', reject);
+        this.server.on('error', (error) => this.deps.logger.error({ event: 'listener_error', err: error }, 'listener error'));
+        resolve(this.server.address() as net.AddressInfo);
+      });
+    });
+  }
+
+  /**
+   * Stops accepting, lets open sessions finish for up to `timeoutMs`, then closes what is left.
+   * Resolves once every session has ended.
+   */
+  async drain(timeoutMs: number): Promise<{ remaining: number }> {
+    this.draining = true;
+    this.server.close();
+    if (this.sessions.size === 0) return { remaining: 0 };
+    const allDone = new Promise<void>((resolve) => (this.drained = resolve));
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs)));
+    const expired = await Promise.race([allDone.then(() => false), timedOut]);
+    clearTimeout(timer);
+    const remaining = this.sessions.size;
+    if (expired) {
+      for (const session of this.sessions) session.shutdown();
+      await allDone;
+    }
+    return { remaining: expired ? remaining : 0 };
+  }
+
+  collectByteDeltas(): { clientToBackend: number; backendToClient: number } {
+    let clientToBackend = 0;
+    let backendToClient = 0;
+    for (const session of this.sessions) {
+      const delta = session.takeByteDeltas();
+      clientToBackend += delta.clientToBackend;
+      backendToClient += delta.backendToClient;
+    }
+    return { clientToBackend, backendToClient };
+  }
+
+  private accept(socket: net.Socket): void {
+    const { logger, metrics, tls, allowlist } = this.deps;
+    let counted = false;
+    const session = new Session(socket, { settings: this.options.session, tls, metrics, logger }, (ended) =>
+      this.onFinished(ended, counted),
+    );
+    this.sessions.add(session);
+    if (!allowlist.allows(socket.remoteAddress)) {
+      session.refuse('ip_not_allowed', proxyErrors.hostNotAllowed(displayAddress(socket.remoteAddress)));
+      return;
+    }
+    if (this.draining) {
+      session.refuse('shutdown', proxyErrors.shuttingDown());
+      return;
+    }
+    if (this.active >= this.options.maxConnections) {
+      session.refuse('max_connections', proxyErrors.tooManyConnections());
+      return;
+    }
+    counted = true;
+    this.active++;
+    session.start();
+  }
+
+  private onFinished(session: Session, counted: boolean): void {
+    this.sessions.delete(session);
+    if (counted) this.active--;
+    if (this.draining && this.sessions.size === 0) this.drained?.();
+  }
+}

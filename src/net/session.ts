@@ -1,0 +1,404 @@
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type tls from 'node:tls';
+import { rejectionFor, type CloseReason } from '../handshake/close-reason';
+import { HandshakeMachine, type HandshakeOptions } from '../handshake/machine';
+import type { HandshakeAction, HandshakeEvent } from '../handshake/types';
+import { encodeProxyError, proxyErrors, type ProxyError } from '../protocol/errors';
+import { encodePacket } from '../protocol/packet';
+import type { HostPort } from '../config/host-port';
+import type { Logger } from '../observability/logger';
+import type { ProxyMetrics, TlsFailureReason, TransportLabel } from '../observability/metrics';
+import { endSocket } from './end-socket';
+import type { TlsTerminator } from './tls-terminator';
+
+export interface SessionSettings {
+  backend: HostPort;
+  backendLocalAddress?: string;
+  handshakeTimeoutMs: number;
+  backendConnectTimeoutMs: number;
+  handshake: HandshakeOptions;
+}
+
+export interface SessionDeps {
+  settings: SessionSettings;
+  tls: TlsTerminator;
+  metrics: ProxyMetrics;
+  logger: Logger;
+}
+
+/** How long the proxy may spend finishing the database's handshake after the client left. */
+const RELEASE_TIMEOUT_MS = 5_000;
+const KEEPALIVE_MS = 30_000;
+const WARN_REASONS: ReadonlySet<CloseReason> = new Set([
+  'backend_error',
+  'backend_unavailable',
+  'backend_protocol_error',
+  'backend_refused',
+]);
+
+let nextSessionId = 1;
+
+/**
+ * One client connection and its database connection. The handshake machine decides, this class
+ * does the I/O. Every ending goes through recordEnd() (first reason wins) and finish() (runs once,
+ * when both sockets are closed), which write the log line and the metrics.
+ */
+export class Session {
+  readonly id = nextSessionId++;
+  private readonly startedAt = performance.now();
+  private readonly machine: HandshakeMachine;
+  private clientStream: net.Socket | tls.TLSSocket;
+  private backend?: net.Socket;
+  private backendConnected = false;
+  private established = false;
+  private reason?: CloseReason;
+  private detail?: string;
+  private clientClosed = false;
+  private backendClosed = true; // until a backend socket exists
+  private finished = false;
+  private transport: TransportLabel = 'pending';
+  private counted = false;
+  private tlsStartedAt = 0;
+  private tlsOutcomeCounted = false;
+  private handshakeTimer?: NodeJS.Timeout;
+  private connectTimer?: NodeJS.Timeout;
+  private releaseTimer?: NodeJS.Timeout;
+  private readonly log: {
+    user?: string;
+    database?: string;
+    tlsVersion?: string;
+    tlsCipher?: string;
+    backendConnectionId?: number;
+  } = {};
+  private reportedClientToBackend = 0;
+  private reportedBackendToClient = 0;
+
+  constructor(
+    private readonly client: net.Socket,
+    private readonly deps: SessionDeps,
+    private readonly onFinished: (session: Session) => void,
+  ) {
+    this.clientStream = client;
+    this.machine = new HandshakeMachine(deps.settings.handshake);
+    client.on('error', this.onClientError);
+    client.on('close', this.onClientClose);
+  }
+
+  get clientAddress(): string {
+    return displayAddress(this.client.remoteAddress);
+  }
+
+  get isEstablished(): boolean {
+    return this.established;
+  }
+
+  /** Refuses the client before any backend or TLS work: a pre-greeting ERR, then close. */
+  refuse(reason: CloseReason, error: ProxyError): void {
+    this.recordEnd(reason, error.message);
+    endSocket(this.client, encodePacket(encodeProxyError(error, false), 0));
+  }
+
+  start(): void {
+    const { settings, metrics } = this.deps;
+    this.counted = true;
+    metrics.connectionsActive.inc({ transport: 'pending' });
+    this.client.setNoDelay(true);
+    this.client.setKeepAlive(true, KEEPALIVE_MS);
+    this.client.on('data', this.onClientData);
+    this.handshakeTimer = setTimeout(this.onHandshakeTimeout, settings.handshakeTimeoutMs);
+    this.dialBackend();
+  }
+
+  /** Drain ran out: close both sides now. */
+  shutdown(): void {
+    this.recordEnd('shutdown', 'the proxy is shutting down');
+    this.clientStream.destroy();
+    this.backend?.destroy();
+  }
+
+  /** Bytes relayed since the last call, read from the database socket's counters. */
+  takeByteDeltas(): { clientToBackend: number; backendToClient: number } {
+    const written = this.backend?.bytesWritten ?? 0;
+    const read = this.backend?.bytesRead ?? 0;
+    const delta = {
+      clientToBackend: written - this.reportedClientToBackend,
+      backendToClient: read - this.reportedBackendToClient,
+    };
+    this.reportedClientToBackend = written;
+    this.reportedBackendToClient = read;
+    return delta;
+  }
+
+  // ---- database leg ---------------------------------------------------------------------------
+
+  private dialBackend(): void {
+    const { backend: target, backendLocalAddress, backendConnectTimeoutMs } = this.deps.settings;
+    const dialStarted = performance.now();
+    const backend = net.connect({ host: target.host, port: target.port, localAddress: backendLocalAddress });
+    this.backend = backend;
+    this.backendClosed = false;
+    this.connectTimer = setTimeout(() => {
+      this.feed({ type: 'backendClosed', reason: 'backend_unavailable', detail: `no connection within ${backendConnectTimeoutMs} ms` });
+      backend.destroy();
+    }, backendConnectTimeoutMs);
+    backend.once('connect', () => {
+      clearTimeout(this.connectTimer);
+      this.backendConnected = true;
+      this.deps.metrics.backendConnectDuration.observe((performance.now() - dialStarted) / 1000);
+      backend.setNoDelay(true);
+      backend.setKeepAlive(true, KEEPALIVE_MS);
+    });
+    backend.on('data', this.onBackendData);
+    backend.on('error', this.onBackendError);
+    backend.on('close', this.onBackendClose);
+  }
+
+  private readonly onBackendData = (data: Buffer): void => {
+    this.feed({ type: 'backendData', data });
+  };
+
+  private readonly onBackendError = (error: NodeJS.ErrnoException): void => {
+    if (!this.backendConnected) {
+      clearTimeout(this.connectTimer);
+      this.feed({ type: 'backendClosed', reason: 'backend_unavailable', detail: error.code ?? error.message });
+      return;
+    }
+    if (this.established) {
+      this.recordEnd('backend_error', error.code ?? error.message);
+      this.clientStream.destroy();
+      return;
+    }
+    this.feed({ type: 'backendClosed', reason: 'backend_error', detail: error.code ?? error.message });
+  };
+
+  private readonly onBackendClose = (): void => {
+    clearTimeout(this.connectTimer);
+    clearTimeout(this.releaseTimer);
+    this.backendClosed = true;
+    if (this.established) {
+      this.recordEnd('backend_closed', 'the database closed the connection');
+      endSocket(this.clientStream as net.Socket);
+    } else if (this.backendConnected) {
+      this.feed({ type: 'backendClosed', reason: 'backend_closed', detail: 'the database closed the connection during the handshake' });
+    }
+    this.maybeFinish();
+  };
+
+  // ---- client leg -----------------------------------------------------------------------------
+
+  private readonly onClientData = (data: Buffer): void => {
+    this.feed({ type: 'clientData', data });
+  };
+
+  private readonly onClientError = (error: NodeJS.ErrnoException): void => {
+    if (this.established) {
+      this.recordEnd('client_error', error.code ?? error.message);
+      this.backend?.destroy();
+      return;
+    }
+    this.feed({ type: 'abort', reason: 'client_error', detail: error.code ?? error.message });
+  };
+
+  private readonly onClientClose = (): void => {
+    if (this.clientClosed) return;
+    this.clientClosed = true;
+    if (this.established) {
+      this.recordEnd('client_closed', 'the client closed the connection');
+      if (this.backend) endSocket(this.backend);
+    } else if (this.machine.phase !== 'tlsHandshake') {
+      // During TLS the tls.Server reports the closed socket as a handshake failure (onTlsFailed).
+      this.feed({ type: 'abort', reason: 'client_closed', detail: 'the client closed the connection during the handshake' });
+    }
+    this.maybeFinish();
+  };
+
+  private readonly onHandshakeTimeout = (): void => {
+    if (this.established) return;
+    if (this.machine.phase === 'tlsHandshake') this.countTlsFailure('timeout');
+    const ms = this.deps.settings.handshakeTimeoutMs;
+    this.feed({ type: 'abort', reason: 'handshake_timeout', error: proxyErrors.handshakeTimeout(ms), detail: `no login within ${ms} ms` });
+  };
+
+  // ---- TLS ------------------------------------------------------------------------------------
+
+  private startTls(pending: Buffer): void {
+    this.client.off('data', this.onClientData);
+    this.tlsStartedAt = performance.now();
+    this.deps.tls.upgrade(this.client, pending, {
+      secure: (socket) => this.onTlsSecure(socket),
+      failed: (error, reason) => this.onTlsFailed(error, reason),
+    });
+  }
+
+  private onTlsSecure(socket: tls.TLSSocket): void {
+    this.clientStream = socket;
+    socket.on('error', this.onClientError);
+    socket.on('close', this.onClientClose);
+    if (this.reason) {
+      socket.destroy();
+      return;
+    }
+    const version = socket.getProtocol() ?? 'unknown';
+    const cipher = socket.getCipher()?.name ?? 'unknown';
+    this.log.tlsVersion = version;
+    this.log.tlsCipher = cipher;
+    this.tlsOutcomeCounted = true;
+    const { metrics } = this.deps;
+    metrics.tlsHandshakes.inc({ version, cipher });
+    metrics.tlsHandshakeDuration.observe({ version }, (performance.now() - this.tlsStartedAt) / 1000);
+    this.setTransport('tls');
+    socket.on('data', this.onClientData);
+    this.feed({ type: 'tlsEstablished' });
+  }
+
+  private onTlsFailed(error: Error, reason: TlsFailureReason): void {
+    this.countTlsFailure(reason);
+    const why = (error as Error & { reason?: string }).reason ?? error.message;
+    this.feed({ type: 'abort', reason: 'tls_handshake_failed', detail: `${reason}: ${why}` });
+    this.clientClosed = this.clientClosed || this.client.destroyed;
+    this.maybeFinish();
+  }
+
+  private countTlsFailure(reason: TlsFailureReason): void {
+    if (this.tlsOutcomeCounted) return;
+    this.tlsOutcomeCounted = true;
+    this.deps.metrics.tlsHandshakeFailures.inc({ reason });
+  }
+
+  // ---- the machine's actions ------------------------------------------------------------------
+
+  private feed(event: HandshakeEvent): void {
+    if (this.established) return;
+    this.apply(this.machine.handle(event));
+  }
+
+  private apply(actions: HandshakeAction[]): void {
+    for (const action of actions) {
+      switch (action.type) {
+        case 'sendToClient':
+          this.clientStream.write(action.data);
+          break;
+        case 'sendToBackend':
+          this.backend?.write(action.data);
+          break;
+        case 'greeting':
+          this.log.backendConnectionId = action.connectionId;
+          break;
+        case 'startTls':
+          this.startTls(action.pending);
+          break;
+        case 'login':
+          this.log.user = action.user;
+          this.log.database = action.database;
+          if (action.transport === 'plain') this.setTransport('plain');
+          break;
+        case 'established':
+          this.establish(action.toBackend, action.toClient);
+          break;
+        case 'closeClient':
+          this.closeClient(action.reason, action.detail, action.packet);
+          break;
+        case 'closeBackend':
+          clearTimeout(this.releaseTimer);
+          if (this.backend) endSocket(this.backend);
+          break;
+      }
+    }
+  }
+
+  private closeClient(reason: CloseReason, detail: string, packet?: Buffer): void {
+    clearTimeout(this.handshakeTimer);
+    if (reason === 'auth_failed') this.deps.metrics.auth.inc({ result: 'error' });
+    this.recordEnd(reason, detail);
+    if (packet) endSocket(this.clientStream as net.Socket, packet);
+    else if (reason === 'auth_failed' || reason === 'backend_refused') endSocket(this.clientStream as net.Socket);
+    else this.clientStream.destroy();
+    if (this.backend && !this.backendClosed) {
+      // The machine is finishing the database's handshake; don't let that take long.
+      this.releaseTimer = setTimeout(() => this.backend?.destroy(), RELEASE_TIMEOUT_MS);
+    }
+  }
+
+  /** The connection phase succeeded: from here on, bytes are piped without parsing. */
+  private establish(toBackend: Buffer, toClient: Buffer): void {
+    clearTimeout(this.handshakeTimer);
+    this.established = true;
+    this.deps.metrics.auth.inc({ result: 'ok' });
+    const client = this.clientStream;
+    const backend = this.backend as net.Socket;
+    client.off('data', this.onClientData);
+    backend.off('data', this.onBackendData);
+    if (toBackend.length > 0) backend.write(toBackend);
+    if (toClient.length > 0) client.write(toClient);
+    // pipe() honours backpressure both ways: a slow reader pauses the other side's socket.
+    client.pipe(backend, { end: false });
+    backend.pipe(client, { end: false });
+    client.on('end', () => {
+      this.recordEnd('client_closed', 'the client closed the connection');
+      endSocket(backend);
+    });
+    backend.on('end', () => {
+      this.recordEnd('backend_closed', 'the database closed the connection');
+      endSocket(client as net.Socket);
+    });
+  }
+
+  private setTransport(transport: 'tls' | 'plain'): void {
+    if (this.transport !== 'pending') return;
+    const { metrics } = this.deps;
+    metrics.connectionsActive.dec({ transport: 'pending' });
+    metrics.connectionsActive.inc({ transport });
+    metrics.connections.inc({ transport });
+    this.transport = transport;
+  }
+
+  // ---- the end --------------------------------------------------------------------------------
+
+  /** The one place a session's reason is decided: the first one wins. */
+  private recordEnd(reason: CloseReason, detail: string): void {
+    if (this.reason) return;
+    this.reason = reason;
+    this.detail = detail;
+    clearTimeout(this.handshakeTimer);
+  }
+
+  private maybeFinish(): void {
+    if (this.finished || !this.clientClosed || !this.backendClosed) return;
+    this.finished = true;
+    clearTimeout(this.handshakeTimer);
+    clearTimeout(this.connectTimer);
+    clearTimeout(this.releaseTimer);
+    const reason = this.reason ?? 'client_closed';
+    const { metrics, logger } = this.deps;
+    const bytes = this.takeByteDeltas();
+    metrics.addBytes(bytes.clientToBackend, bytes.backendToClient);
+    if (this.counted) metrics.connectionsActive.dec({ transport: this.transport });
+    const rejection = rejectionFor(reason);
+    if (rejection) metrics.reject(rejection);
+    const entry = {
+      event: 'connection_closed',
+      session: this.id,
+      client: { address: this.clientAddress, port: this.client.remotePort },
+      transport: this.transport,
+      tls_version: this.log.tlsVersion,
+      tls_cipher: this.log.tlsCipher,
+      user: this.log.user,
+      database: this.log.database,
+      backend_connection_id: this.log.backendConnectionId,
+      duration_ms: Math.round((performance.now() - this.startedAt) * 1000) / 1000,
+      bytes: { client_to_backend: this.reportedClientToBackend, backend_to_client: this.reportedBackendToClient },
+      reason,
+      detail: this.detail,
+    };
+    if (WARN_REASONS.has(reason)) logger.warn(entry, `connection closed: ${reason}`);
+    else logger.info(entry, `connection closed: ${reason}`);
+    this.onFinished(this);
+  }
+}
+
+/** IPv4-mapped IPv6 peers (::ffff:10.1.2.3) are shown as the IPv4 address users know. */
+export function displayAddress(address: string | undefined): string {
+  if (!address) return 'unknown';
+  return address.startsWith('::ffff:') && net.isIPv4(address.slice(7)) ? address.slice(7) : address;
+}

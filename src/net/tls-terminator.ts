@@ -1,0 +1,67 @@
+import type net from 'node:net';
+import tls from 'node:tls';
+import type { TlsFailureReason } from '../observability/metrics';
+import { secureContextOptions, type LoadedCredentials, type TlsPolicy } from '../tls/credentials';
+import { classifyTlsFailure } from '../tls/failure-reason';
+
+export interface TlsUpgradeHandlers {
+  secure(socket: tls.TLSSocket): void;
+  failed(error: Error, reason: TlsFailureReason): void;
+}
+
+/**
+ * Upgrades accepted MySQL sockets to TLS after their SSLRequest. One non-listening tls.Server holds
+ * the configuration (context, session tickets); each socket is handed to it with
+ * emit('connection'), exactly as if it had accepted the socket itself. Bytes already read past the
+ * SSLRequest (a ClientHello in the same TCP segment) are unshifted first: Node's TLSSocket feeds a
+ * wrapped socket's buffered data to OpenSSL before reading from the handle.
+ */
+export class TlsTerminator {
+  private readonly server: tls.Server;
+  private readonly pending = new WeakMap<net.Socket, TlsUpgradeHandlers>();
+
+  constructor(
+    credentials: LoadedCredentials,
+    private readonly policy: TlsPolicy,
+    handshakeTimeoutMs: number,
+  ) {
+    this.server = tls.createServer({
+      ...this.contextOptions(credentials),
+      handshakeTimeout: handshakeTimeoutMs,
+      requestCert: false, // one-way TLS, as TiDB Cloud
+    });
+    this.server.on('secureConnection', (socket: tls.TLSSocket) => {
+      const handlers = this.take(socket);
+      if (handlers) handlers.secure(socket);
+      else socket.destroy();
+    });
+    this.server.on('tlsClientError', (error: Error, socket: tls.TLSSocket) => {
+      this.take(socket)?.failed(error, classifyTlsFailure(error));
+    });
+  }
+
+  /** New handshakes use these credentials; established sessions keep theirs. */
+  update(credentials: LoadedCredentials): void {
+    this.server.setSecureContext(this.contextOptions(credentials));
+  }
+
+  upgrade(raw: net.Socket, pending: Buffer, handlers: TlsUpgradeHandlers): void {
+    raw.pause();
+    if (pending.length > 0) raw.unshift(pending);
+    this.pending.set(raw, handlers);
+    this.server.emit('connection', raw);
+  }
+
+  private take(socket: tls.TLSSocket): TlsUpgradeHandlers | undefined {
+    // The TLSSocket keeps the socket it wraps as `_parent` (stable since Node 0.11; covered by tests).
+    const raw = (socket as unknown as { _parent?: net.Socket })._parent;
+    if (!raw) return undefined;
+    const handlers = this.pending.get(raw);
+    this.pending.delete(raw);
+    return handlers;
+  }
+
+  private contextOptions(credentials: LoadedCredentials): tls.SecureContextOptions {
+    return { ...secureContextOptions(this.policy), cert: credentials.cert, key: credentials.key };
+  }
+}

@@ -1,0 +1,71 @@
+import { encodeErrPacket } from './err-packet';
+
+/**
+ * The refusals the proxy itself sends, with the codes and texts MySQL uses where one exists, so
+ * clients and their users recognise them.
+ * https://dev.mysql.com/doc/mysql-errors/8.0/en/server-error-reference.html
+ */
+export const ErrorCode = {
+  TOO_MANY_CONNECTIONS: 1040, // ER_CON_COUNT_ERROR, SQLSTATE 08004
+  HANDSHAKE_ERROR: 1043, // ER_HANDSHAKE_ERROR, SQLSTATE 08S01
+  HOST_NOT_ALLOWED: 1130, // ER_HOST_NOT_PRIVILEGED
+  CONNECTION_ERROR: 2003, // CR_CONN_HOST_ERROR (client-side code, used by proxies for an unreachable backend)
+  SECURE_TRANSPORT_REQUIRED: 3159, // ER_SECURE_TRANSPORT_REQUIRED, SQLSTATE HY000
+  SERVER_SHUTDOWN: 1053, // ER_SERVER_SHUTDOWN, SQLSTATE 08S01
+} as const;
+
+export interface ProxyError {
+  code: number;
+  sqlState: string;
+  message: string;
+}
+
+export const proxyErrors = {
+  tooManyConnections: (): ProxyError => ({
+    code: ErrorCode.TOO_MANY_CONNECTIONS,
+    sqlState: '08004',
+    message: 'Too many connections',
+  }),
+  hostNotAllowed: (ip: string): ProxyError => ({
+    code: ErrorCode.HOST_NOT_ALLOWED,
+    sqlState: 'HY000',
+    message: `Host '${ip}' is not allowed to connect to this MySQL server`,
+  }),
+  backendUnavailable: (why: string): ProxyError => ({
+    code: ErrorCode.CONNECTION_ERROR,
+    sqlState: 'HY000',
+    message: `Can't connect to MySQL server behind mysql-tls-proxy (${why})`,
+  }),
+  handshakeTimeout: (ms: number): ProxyError => ({
+    code: ErrorCode.HANDSHAKE_ERROR,
+    sqlState: '08S01',
+    message: `Bad handshake: the connection phase did not complete within ${ms} ms`,
+  }),
+  badHandshake: (why: string): ProxyError => ({
+    code: ErrorCode.HANDSHAKE_ERROR,
+    sqlState: '08S01',
+    message: `Bad handshake: ${why}`,
+  }),
+  insecureTransport: (): ProxyError => ({
+    code: ErrorCode.SECURE_TRANSPORT_REQUIRED,
+    sqlState: 'HY000',
+    message: 'Connections using insecure transport are prohibited while --require_secure_transport=ON.',
+  }),
+  shuttingDown: (): ProxyError => ({
+    code: ErrorCode.SERVER_SHUTDOWN,
+    sqlState: '08S01',
+    message: 'Server shutdown in progress',
+  }),
+};
+
+/**
+ * ERR payload for a refusal. `negotiated` is false before the client has seen a greeting: then
+ * the pre-4.1 layout without the SQL state is used, as MySQL does.
+ */
+export function encodeProxyError(error: ProxyError, negotiated: boolean): Buffer {
+  return encodeErrPacket({
+    code: error.code,
+    sqlState: negotiated ? error.sqlState : undefined,
+    message: error.message,
+  });
+}

@@ -1,0 +1,328 @@
+import { ABORTED_LOGIN_USER } from '../../../src/handshake/aborted-login';
+import { HandshakeMachine, type HandshakeOptions } from '../../../src/handshake/machine';
+import type { HandshakeAction } from '../../../src/handshake/types';
+import { Capability, hasCapability } from '../../../src/protocol/capabilities';
+import { encodeErrPacket, parseErrPacket } from '../../../src/protocol/err-packet';
+import { encodeGreeting, parseGreeting } from '../../../src/protocol/greeting';
+import { encodeHandshakeResponse, parseHandshakeResponse } from '../../../src/protocol/handshake-response';
+import { encodePacket, PacketReader } from '../../../src/protocol/packet';
+import { encodeSslRequest } from '../../../src/protocol/ssl-request';
+
+const SERVER_CAPS =
+  Capability.LONG_FLAG |
+  Capability.CONNECT_WITH_DB |
+  Capability.PROTOCOL_41 |
+  Capability.TRANSACTIONS |
+  Capability.SECURE_CONNECTION |
+  Capability.MULTI_RESULTS |
+  Capability.PLUGIN_AUTH |
+  Capability.CONNECT_ATTRS |
+  Capability.PLUGIN_AUTH_LENENC_CLIENT_DATA;
+const CLIENT_CAPS = SERVER_CAPS | Capability.LONG_PASSWORD;
+
+/** A MariaDB-style greeting: no CLIENT_MYSQL, extended capabilities in the reserved bytes. */
+const greetingPayload = encodeGreeting({
+  protocolVersion: 10,
+  serverVersion: '5.5.5-10.11.19-MariaDB',
+  connectionId: 42,
+  authPluginData: Buffer.from('abcdefghijklmnopqrst'),
+  capabilities: SERVER_CAPS,
+  characterSet: 45,
+  statusFlags: 2,
+  reserved: Buffer.from([0, 0, 0, 0, 0, 0, 0x1d, 0, 0, 0]),
+  authPluginName: 'mysql_native_password',
+});
+const sslRequest = encodeSslRequest({
+  capabilities: CLIENT_CAPS | Capability.SSL,
+  maxPacketSize: 1 << 24,
+  characterSet: 45,
+  filler: Buffer.alloc(23),
+});
+const responsePayload = (caps: number): Buffer =>
+  encodeHandshakeResponse({
+    capabilities: caps,
+    maxPacketSize: 1 << 24,
+    characterSet: 45,
+    filler: Buffer.alloc(23),
+    username: Buffer.from('app'),
+    authResponse: Buffer.alloc(20, 7),
+    database: Buffer.from('test'),
+    authPluginName: 'mysql_native_password',
+    attributes: [['_client_name', 'test']],
+  });
+const CLIENT_HELLO = Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5]);
+const OK = Buffer.from([0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00]);
+const authSwitch = Buffer.concat([Buffer.from([0xfe]), Buffer.from('client_ed25519\0'), Buffer.alloc(32, 9)]);
+
+const options: HandshakeOptions = { maxPacketSize: 64 * 1024, requireSecureTransport: false };
+
+function of<T extends HandshakeAction['type']>(actions: HandshakeAction[], type: T) {
+  return actions.filter((a): a is Extract<HandshakeAction, { type: T }> => a.type === type);
+}
+function packetsIn(bytes: Buffer[]): { seq: number; payload: Buffer }[] {
+  const reader = new PacketReader(1 << 24);
+  bytes.forEach((b) => reader.push(b));
+  const out = [];
+  for (let p = reader.read(); p; p = reader.read()) out.push({ seq: p.sequenceId, payload: Buffer.from(p.payload) });
+  return out;
+}
+const toClient = (a: HandshakeAction[]) => packetsIn(of(a, 'sendToClient').map((x) => x.data));
+const toBackend = (a: HandshakeAction[]) => packetsIn(of(a, 'sendToBackend').map((x) => x.data));
+
+/** Runs the TLS login until the backend's AuthSwitchRequest, returning the machine and all actions. */
+function tlsLoginUntilAuthSwitch(machine = new HandshakeMachine(options)): HandshakeAction[] {
+  return [
+    ...machine.handle({ type: 'backendData', data: encodePacket(greetingPayload, 0) }),
+    ...machine.handle({ type: 'clientData', data: encodePacket(sslRequest, 1) }),
+    ...machine.handle({ type: 'tlsEstablished' }),
+    ...machine.handle({ type: 'clientData', data: encodePacket(responsePayload(CLIENT_CAPS | Capability.SSL), 2) }),
+    ...machine.handle({ type: 'backendData', data: encodePacket(authSwitch, 2) }),
+  ];
+}
+
+describe('HandshakeMachine, TLS client in front of a plain database', () => {
+  it('relays the greeting with only CLIENT_SSL added', () => {
+    const machine = new HandshakeMachine(options);
+    const actions = machine.handle({ type: 'backendData', data: encodePacket(greetingPayload, 0) });
+    const [greeting] = toClient(actions);
+    expect(greeting.seq).toBe(0);
+    const parsed = parseGreeting(greeting.payload);
+    expect(hasCapability(parsed.capabilities, Capability.SSL)).toBe(true);
+    expect(parsed.reserved).toEqual(Buffer.from([0, 0, 0, 0, 0, 0, 0x1d, 0, 0, 0]));
+    const diff = [...greeting.payload].map((byte, i) => byte !== greetingPayload[i]).filter(Boolean);
+    expect(diff).toHaveLength(1);
+    expect(of(actions, 'greeting')).toEqual([{ type: 'greeting', serverVersion: '5.5.5-10.11.19-MariaDB', connectionId: 42 }]);
+  });
+
+  it('keeps ClientHello bytes that arrive in the same chunk as the SSLRequest', () => {
+    const machine = new HandshakeMachine(options);
+    machine.handle({ type: 'backendData', data: encodePacket(greetingPayload, 0) });
+    const actions = machine.handle({ type: 'clientData', data: Buffer.concat([encodePacket(sslRequest, 1), CLIENT_HELLO]) });
+    expect(of(actions, 'startTls')).toEqual([{ type: 'startTls', pending: CLIENT_HELLO }]);
+    expect(toBackend(actions)).toHaveLength(0);
+  });
+
+  it('clears CLIENT_SSL for the database and shifts sequence ids both ways until the OK', () => {
+    const machine = new HandshakeMachine(options);
+    const actions = tlsLoginUntilAuthSwitch(machine);
+    const [response] = toBackend(actions);
+    expect(response.seq).toBe(1);
+    const parsed = parseHandshakeResponse(response.payload);
+    expect(hasCapability(parsed.capabilities, Capability.SSL)).toBe(false);
+    expect(parsed.attributes).toEqual([['_client_name', 'test']]);
+    expect(of(actions, 'login')).toEqual([
+      { type: 'login', transport: 'tls', user: 'app', database: 'test', authPlugin: 'mysql_native_password' },
+    ]);
+    const relayedSwitch = toClient(actions).at(-1)!;
+    expect(relayedSwitch).toEqual({ seq: 3, payload: authSwitch });
+
+    const answer = machine.handle({ type: 'clientData', data: encodePacket(Buffer.alloc(64, 1), 4) });
+    expect(toBackend(answer)).toEqual([{ seq: 3, payload: Buffer.alloc(64, 1) }]);
+    const done = machine.handle({ type: 'backendData', data: encodePacket(OK, 4) });
+    expect(toClient(done)).toEqual([{ seq: 5, payload: OK }]);
+    expect(of(done, 'established')).toHaveLength(1);
+    expect(machine.phase).toBe('established');
+  });
+
+  it('hands every byte after the SSLRequest to TLS, whatever the TCP segmentation (every split point)', () => {
+    const clientStream = Buffer.concat([encodePacket(sslRequest, 1), CLIENT_HELLO]);
+    const greeting = encodePacket(greetingPayload, 0);
+    for (let split = 0; split <= clientStream.length; split++) {
+      const machine = new HandshakeMachine(options);
+      const g = Math.min(split, greeting.length);
+      machine.handle({ type: 'backendData', data: greeting.subarray(0, g) });
+      machine.handle({ type: 'backendData', data: greeting.subarray(g) });
+      const first = machine.handle({ type: 'clientData', data: clientStream.subarray(0, split) });
+      // Once TLS has started the socket layer stops feeding the machine: later bytes go to TLS.
+      const tlsBytes: Buffer[] = [];
+      let started = of(first, 'startTls');
+      if (started.length === 1) {
+        tlsBytes.push(started[0].pending, clientStream.subarray(split));
+      } else {
+        started = of(machine.handle({ type: 'clientData', data: clientStream.subarray(split) }), 'startTls');
+        expect(started).toHaveLength(1);
+        tlsBytes.push(started[0].pending);
+      }
+      expect(Buffer.concat(tlsBytes)).toEqual(CLIENT_HELLO);
+    }
+  });
+
+  it('splits the login exchange byte by byte without changing what is relayed', () => {
+    const machine = new HandshakeMachine(options);
+    machine.handle({ type: 'backendData', data: encodePacket(greetingPayload, 0) });
+    machine.handle({ type: 'clientData', data: encodePacket(sslRequest, 1) });
+    machine.handle({ type: 'tlsEstablished' });
+    const response = encodePacket(responsePayload(CLIENT_CAPS | Capability.SSL), 2);
+    const actions: HandshakeAction[] = [];
+    for (const byte of response) actions.push(...machine.handle({ type: 'clientData', data: Buffer.from([byte]) }));
+    for (const byte of encodePacket(OK, 2)) actions.push(...machine.handle({ type: 'backendData', data: Buffer.from([byte]) }));
+    expect(toBackend(actions).map((p) => p.seq)).toEqual([1]);
+    expect(toClient(actions)).toEqual([{ seq: 3, payload: OK }]);
+    expect(machine.phase).toBe('established');
+  });
+
+  it('holds commands pipelined before the OK and forwards them untouched after it', () => {
+    const machine = new HandshakeMachine(options);
+    tlsLoginUntilAuthSwitch(machine);
+    const query = encodePacket(Buffer.from('\x03SELECT 1'), 0);
+    const answer = machine.handle({
+      type: 'clientData',
+      data: Buffer.concat([encodePacket(Buffer.alloc(64, 1), 4), query]),
+    });
+    expect(toBackend(answer)).toEqual([{ seq: 3, payload: Buffer.alloc(64, 1) }]);
+    const done = machine.handle({ type: 'backendData', data: encodePacket(OK, 4) });
+    expect(of(done, 'established')[0].toBackend).toEqual(query);
+  });
+
+  it('relays the database ERR at the end of the login with the client-leg sequence id', () => {
+    const machine = new HandshakeMachine(options);
+    tlsLoginUntilAuthSwitch(machine);
+    machine.handle({ type: 'clientData', data: encodePacket(Buffer.alloc(64, 1), 4) });
+    const err = encodeErrPacket({ code: 1045, sqlState: '28000', message: "Access denied for user 'app'@'localhost'" });
+    const actions = machine.handle({ type: 'backendData', data: encodePacket(err, 4) });
+    expect(toClient(actions)).toEqual([{ seq: 5, payload: err }]);
+    expect(of(actions, 'closeClient')[0]).toMatchObject({ reason: 'auth_failed' });
+    expect(of(actions, 'closeBackend')).toHaveLength(1);
+  });
+});
+
+describe('HandshakeMachine, plaintext client', () => {
+  it('relays HandshakeResponse and auth packets unchanged, without shifting', () => {
+    const machine = new HandshakeMachine(options);
+    machine.handle({ type: 'backendData', data: encodePacket(greetingPayload, 0) });
+    const payload = responsePayload(CLIENT_CAPS);
+    const actions = machine.handle({ type: 'clientData', data: encodePacket(payload, 1) });
+    expect(toBackend(actions)).toEqual([{ seq: 1, payload }]);
+    expect(of(actions, 'login')[0]).toMatchObject({ transport: 'plain', user: 'app' });
+    const done = machine.handle({ type: 'backendData', data: encodePacket(OK, 2) });
+    expect(toClient(done)).toEqual([{ seq: 2, payload: OK }]);
+    expect(machine.phase).toBe('established');
+  });
+
+  it('refuses a plaintext login with ERR 3159 when secure transport is required, and the database never sees it', () => {
+    const machine = new HandshakeMachine({ ...options, requireSecureTransport: true });
+    machine.handle({ type: 'backendData', data: encodePacket(greetingPayload, 0) });
+    const actions = machine.handle({ type: 'clientData', data: encodePacket(responsePayload(CLIENT_CAPS), 1) });
+    const close = of(actions, 'closeClient')[0];
+    expect(close.reason).toBe('insecure_transport');
+    const [err] = packetsIn([close.packet!]);
+    expect(err.seq).toBe(2);
+    expect(parseErrPacket(err.payload)).toMatchObject({ code: 3159, sqlState: 'HY000' });
+    const [sent] = toBackend(actions);
+    expect(parseHandshakeResponse(sent.payload).username.toString()).toBe(ABORTED_LOGIN_USER);
+  });
+});
+
+describe('HandshakeMachine, refusals and bad input', () => {
+  it('relays an ERR the database sends instead of a greeting, then closes', () => {
+    const machine = new HandshakeMachine(options);
+    const err = encodeErrPacket({ code: 1129, message: "Host '10.0.0.1' is blocked" });
+    const actions = machine.handle({ type: 'backendData', data: encodePacket(err, 0) });
+    const close = of(actions, 'closeClient')[0];
+    expect(close.reason).toBe('backend_refused');
+    expect(close.packet).toEqual(encodePacket(err, 0));
+    expect(of(actions, 'closeBackend')).toHaveLength(1);
+  });
+
+  it.each([
+    ['a wrong sequence id', encodePacket(sslRequest, 3), /sequence id 3/],
+    ['an SSLRequest of the wrong length', encodePacket(Buffer.concat([sslRequest, Buffer.alloc(4)]), 1), /CLIENT_SSL set in a 36-byte packet/],
+    ['a direct TLS ClientHello', CLIENT_HELLO, /TLS ClientHello/],
+    ['a header announcing 16 MiB', Buffer.from([0xff, 0xff, 0xff, 1]), /exceeds the connection-phase limit/],
+  ])('closes with bad_packet and ERR 1043 on %s', (_name, bytes, detail) => {
+    const machine = new HandshakeMachine(options);
+    machine.handle({ type: 'backendData', data: encodePacket(greetingPayload, 0) });
+    const actions = machine.handle({ type: 'clientData', data: bytes });
+    const close = of(actions, 'closeClient')[0];
+    expect(close.reason).toBe('bad_packet');
+    expect(close.detail).toMatch(detail);
+    const [err] = packetsIn([close.packet!]);
+    expect(parseErrPacket(err.payload)).toMatchObject({ code: 1043, sqlState: '08S01' });
+  });
+
+  it('treats a malformed greeting as a database protocol error and tells the client in pre-greeting format', () => {
+    const machine = new HandshakeMachine(options);
+    const actions = machine.handle({ type: 'backendData', data: encodePacket(Buffer.from('HTTP/1.1 400'), 0) });
+    const close = of(actions, 'closeClient')[0];
+    expect(close.reason).toBe('backend_protocol_error');
+    const [err] = packetsIn([close.packet!]);
+    expect(err.seq).toBe(0);
+    expect(parseErrPacket(err.payload)).toMatchObject({ code: 2003, sqlState: undefined });
+  });
+
+  it('tells the client when the database closes mid-handshake', () => {
+    const machine = new HandshakeMachine(options);
+    machine.handle({ type: 'backendData', data: encodePacket(greetingPayload, 0) });
+    const actions = machine.handle({ type: 'backendClosed', reason: 'backend_closed', detail: 'gone' });
+    const close = of(actions, 'closeClient')[0];
+    expect(close.reason).toBe('backend_closed');
+    expect(parseErrPacket(packetsIn([close.packet!])[0].payload).code).toBe(2003);
+  });
+});
+
+describe('HandshakeMachine, releasing the database when the client gives up', () => {
+  const releaseErr = encodePacket(encodeErrPacket({ code: 1045, sqlState: '28000', message: 'Access denied' }), 2);
+
+  it('waits for a late greeting, then logs in as the placeholder user and closes on the ERR', () => {
+    const machine = new HandshakeMachine(options);
+    const aborted = machine.handle({ type: 'abort', reason: 'client_closed' });
+    expect(of(aborted, 'closeClient')).toHaveLength(1);
+    expect(toBackend(aborted)).toHaveLength(0);
+    const greeted = machine.handle({ type: 'backendData', data: encodePacket(greetingPayload, 0) });
+    expect(toClient(greeted)).toHaveLength(0);
+    const [login] = toBackend(greeted);
+    expect(login.seq).toBe(1);
+    const parsed = parseHandshakeResponse(login.payload);
+    expect(parsed.username.toString()).toBe(ABORTED_LOGIN_USER);
+    expect(parsed.authResponse).toHaveLength(20);
+    const closed = machine.handle({ type: 'backendData', data: releaseErr });
+    expect(of(closed, 'closeBackend')).toHaveLength(1);
+  });
+
+  it('sends no ERR into a running TLS handshake but still releases the database', () => {
+    const machine = new HandshakeMachine(options);
+    machine.handle({ type: 'backendData', data: encodePacket(greetingPayload, 0) });
+    machine.handle({ type: 'clientData', data: encodePacket(sslRequest, 1) });
+    const actions = machine.handle({ type: 'abort', reason: 'handshake_timeout', error: { code: 1043, sqlState: '08S01', message: 'x' } });
+    expect(of(actions, 'closeClient')[0].packet).toBeUndefined();
+    expect(toBackend(actions).map((p) => p.seq)).toEqual([1]);
+  });
+
+  it('answers an auth round the client abandoned with data the plugin rejects as a wrong password', () => {
+    const machine = new HandshakeMachine(options);
+    tlsLoginUntilAuthSwitch(machine);
+    const actions = machine.handle({ type: 'abort', reason: 'client_closed' });
+    expect(toBackend(actions)).toEqual([{ seq: 3, payload: Buffer.alloc(64) }]);
+    const closed = machine.handle({ type: 'backendData', data: encodePacket(encodeErrPacket({ code: 1045, sqlState: '28000', message: 'no' }), 4) });
+    expect(of(closed, 'closeBackend')).toHaveLength(1);
+  });
+
+  it('sends an ERR with the next client sequence id when the handshake times out after TLS', () => {
+    const machine = new HandshakeMachine(options);
+    machine.handle({ type: 'backendData', data: encodePacket(greetingPayload, 0) });
+    machine.handle({ type: 'clientData', data: encodePacket(sslRequest, 1) });
+    machine.handle({ type: 'tlsEstablished' });
+    const actions = machine.handle({
+      type: 'abort',
+      reason: 'handshake_timeout',
+      error: { code: 1043, sqlState: '08S01', message: 'timeout' },
+    });
+    const [err] = packetsIn([of(actions, 'closeClient')[0].packet!]);
+    expect(err.seq).toBe(2);
+    expect(parseErrPacket(err.payload).message).toBe('timeout');
+  });
+
+  it('gives up after a bounded number of auth rounds', () => {
+    const machine = new HandshakeMachine(options);
+    machine.handle({ type: 'backendData', data: encodePacket(greetingPayload, 0) });
+    machine.handle({ type: 'abort', reason: 'client_closed' });
+    let seq = 2;
+    let closed = 0;
+    for (let round = 0; round < 10 && closed === 0; round++) {
+      const actions = machine.handle({ type: 'backendData', data: encodePacket(authSwitch, seq) });
+      seq += 2;
+      closed += of(actions, 'closeBackend').length;
+    }
+    expect(closed).toBe(1);
+  });
+});
