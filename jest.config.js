@@ -1,5 +1,5 @@
 /** Unit tests need nothing; integration tests run the built proxy (npm test builds first) against a real MariaDB. */
-const tsJest = ['ts-jest', { isolatedModules: true, tsconfig: 'tsconfig.json' }];
+const tsJest = ['ts-jest', { tsconfig: 'tsconfig.json' }];
 module.exports = {
   projects: [
     {

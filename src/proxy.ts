@@ -75,7 +75,9 @@ export async function startProxy(config: ServeConfig, logger: Logger): Promise<R
   );
 
   const address = await server.listen().catch((error: NodeJS.ErrnoException) => {
-    throw new ListenError(`cannot listen on ${formatHostPort(config.listen)}: ${error.code ?? error.message}`);
+    throw new ListenError(
+      `cannot listen on ${formatHostPort(config.listen)}: ${error.code ?? error.message}`,
+    );
   });
   let status: http.Server | undefined;
   let statusAddress: AddressInfo | undefined;
@@ -94,7 +96,9 @@ export async function startProxy(config: ServeConfig, logger: Logger): Promise<R
     const statusConfig = config.status;
     statusAddress = await listenStatusServer(status, statusConfig.host, statusConfig.port).catch(
       (error: NodeJS.ErrnoException) => {
-        throw new ListenError(`cannot listen on --status ${formatHostPort(statusConfig)}: ${error.code ?? error.message}`);
+        throw new ListenError(
+          `cannot listen on --status ${formatHostPort(statusConfig)}: ${error.code ?? error.message}`,
+        );
       },
     );
   }
@@ -103,9 +107,15 @@ export async function startProxy(config: ServeConfig, logger: Logger): Promise<R
       event: 'listening',
       listen: formatHostPort({ host: address.address, port: address.port }),
       backend: formatHostPort(config.backend),
-      status: statusAddress ? formatHostPort({ host: statusAddress.address, port: statusAddress.port }) : 'off',
+      status: statusAddress
+        ? formatHostPort({ host: statusAddress.address, port: statusAddress.port })
+        : 'off',
       tls: { min: config.tlsMinVersion, max: config.tlsMaxVersion },
-      certificate: { subject: credentials.subject, sans: credentials.sans, not_after: credentials.notAfter.toISOString() },
+      certificate: {
+        subject: credentials.subject,
+        sans: credentials.sans,
+        not_after: credentials.notAfter.toISOString(),
+      },
       ca_file: credentials.ca ? config.caFile : undefined,
       allow: config.allow,
     },
@@ -125,7 +135,11 @@ export async function startProxy(config: ServeConfig, logger: Logger): Promise<R
         metrics.certificateExpiry.set(next.notAfter.getTime() / 1000);
         metrics.certificateReloads.inc({ result: 'ok' });
         logger.info(
-          { event: 'certificate_reloaded', serial: next.serialNumber, not_after: next.notAfter.toISOString() },
+          {
+            event: 'certificate_reloaded',
+            serial: next.serialNumber,
+            not_after: next.notAfter.toISOString(),
+          },
           'certificate reloaded',
         );
         reportExpiry(next, logger);
@@ -154,9 +168,15 @@ const DAY_MS = 86_400_000;
 
 function reportExpiry(credentials: LoadedCredentials, logger: Logger): void {
   const left = credentials.notAfter.getTime() - Date.now();
-  const fields = { event: 'certificate_expiry', not_after: credentials.notAfter.toISOString(), days_left: Math.floor(left / DAY_MS) };
-  if (left <= 0) logger.error(fields, 'the server certificate has EXPIRED: clients that verify it will refuse to connect');
-  else if (left < 14 * DAY_MS) logger.warn(fields, `the server certificate expires in ${Math.ceil(left / DAY_MS)} days`);
+  const fields = {
+    event: 'certificate_expiry',
+    not_after: credentials.notAfter.toISOString(),
+    days_left: Math.floor(left / DAY_MS),
+  };
+  if (left <= 0)
+    logger.error(fields, 'the server certificate has EXPIRED: clients that verify it will refuse to connect');
+  else if (left < 14 * DAY_MS)
+    logger.warn(fields, `the server certificate expires in ${Math.ceil(left / DAY_MS)} days`);
 }
 
 export function readOptionalFile(path: string): Buffer | undefined {

@@ -29,7 +29,7 @@ export async function main(args: string[]): Promise<void> {
     .version()
     .wrap(Math.min(120, process.stdout.columns || 100))
     .fail((message, error) => {
-      usageError(message ?? error?.message ?? 'invalid usage');
+      usageError((message ?? error?.message ?? 'invalid usage').replace(/\s*\n\s*/g, ' '));
       process.exit(2);
     })
     .parseAsync();

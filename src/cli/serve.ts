@@ -13,27 +13,123 @@ function builder(yargs: Argv): Argv<RawServeOptions> {
     .usage(
       '$0 serve [options]\n\nTerminate MySQL TLS (TLS 1.2/1.3, in-band after the greeting) in front of a plain-TCP MySQL, MariaDB or TiDB server.',
     )
-    .option('listen', { type: 'string', default: d.listen, describe: 'Client-facing HOST:PORT ([::]:4000 for IPv6)', group: 'Network:' })
-    .option('backend', { type: 'string', default: d.backend, describe: 'The MySQL/TiDB/MariaDB server HOST:PORT', group: 'Network:' })
-    .option('backend-local-address', { type: 'string', describe: 'Source IP for connections to the backend', group: 'Network:' })
-    .option('max-connections', { type: 'number', default: d.maxConnections, describe: 'Open client connections beyond this get ERR 1040', group: 'Network:' })
-    .option('handshake-timeout', { type: 'number', default: d.handshakeTimeout, describe: 'ms for the whole connection phase (TLS and auth included)', group: 'Network:' })
-    .option('backend-connect-timeout', { type: 'number', default: d.backendConnectTimeout, describe: 'ms to open the backend connection', group: 'Network:' })
-    .option('drain-timeout', { type: 'number', default: d.drainTimeout, describe: 'ms open sessions may finish after SIGTERM/SIGINT', group: 'Network:' })
-    .option('cert', { type: 'string', default: d.cert, describe: 'Server certificate chain (PEM); generated with --key and --ca-file on first run if neither exists', group: 'TLS:' })
+    .option('listen', {
+      type: 'string',
+      default: d.listen,
+      describe: 'Client-facing HOST:PORT ([::]:4000 for IPv6)',
+      group: 'Network:',
+    })
+    .option('backend', {
+      type: 'string',
+      default: d.backend,
+      describe: 'The MySQL/TiDB/MariaDB server HOST:PORT',
+      group: 'Network:',
+    })
+    .option('backend-local-address', {
+      type: 'string',
+      describe: 'Source IP for connections to the backend',
+      group: 'Network:',
+    })
+    .option('max-connections', {
+      type: 'number',
+      default: d.maxConnections,
+      describe: 'Open client connections beyond this get ERR 1040',
+      group: 'Network:',
+    })
+    .option('handshake-timeout', {
+      type: 'number',
+      default: d.handshakeTimeout,
+      describe: 'ms for the whole connection phase (TLS and auth included)',
+      group: 'Network:',
+    })
+    .option('backend-connect-timeout', {
+      type: 'number',
+      default: d.backendConnectTimeout,
+      describe: 'ms to open the backend connection',
+      group: 'Network:',
+    })
+    .option('drain-timeout', {
+      type: 'number',
+      default: d.drainTimeout,
+      describe: 'ms open sessions may finish after SIGTERM/SIGINT',
+      group: 'Network:',
+    })
+    .option('cert', {
+      type: 'string',
+      default: d.cert,
+      describe:
+        'Server certificate chain (PEM); generated with --key and --ca-file on first run if neither exists',
+      group: 'TLS:',
+    })
     .option('key', { type: 'string', default: d.key, describe: 'Server private key (PEM)', group: 'TLS:' })
-    .option('ca-file', { type: 'string', default: d.caFile, describe: 'The CA clients should trust; served at /ca.pem', group: 'TLS:' })
-    .option('tls-min-version', { type: 'string', default: d.tlsMinVersion, choices: ['TLSv1.2', 'TLSv1.3'], describe: 'Lowest TLS version offered (nothing below TLSv1.2, ever)', group: 'TLS:' })
-    .option('tls-max-version', { type: 'string', default: d.tlsMaxVersion, choices: ['TLSv1.2', 'TLSv1.3'], describe: 'Highest TLS version offered', group: 'TLS:' })
-    .option('ciphers', { type: 'string', default: d.ciphers, defaultDescription: 'ECDHE with AEAD only', describe: 'OpenSSL cipher list for TLS 1.2', group: 'TLS:' })
-    .option('ecdh-curves', { type: 'string', default: d.ecdhCurves, describe: 'Key-exchange groups, colon-separated', group: 'TLS:' })
-    .option('allow', { type: 'string', array: true, default: [...d.allow], describe: 'Client CIDR allowed to connect (repeatable; env: comma list)', group: 'Access:' })
-    .option('require-secure-transport', { type: 'boolean', default: d.requireSecureTransport, describe: 'Refuse plaintext logins with ERR 3159', group: 'Access:' })
-    .option('status', { type: 'string', default: d.status, describe: "HTTP HOST:PORT for /metrics /healthz /readyz /ca.pem, or 'off'", group: 'Observability:' })
-    .option('log-level', { type: 'string', default: d.logLevel, choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], describe: 'pino JSON log level (stdout)', group: 'Observability:' })
-    .example('$0 serve --backend 127.0.0.1:3306', 'TLS front door on :4000 for a local MySQL/MariaDB (dev certificates in certs/)')
-    .example('MTP_BACKEND=db:4000 $0', 'the same settings from the environment (MTP_ + flag in upper snake case)')
-    .example('$0 --config proxy.json', 'from a JSON file whose keys are flag names') as unknown as Argv<RawServeOptions>;
+    .option('ca-file', {
+      type: 'string',
+      default: d.caFile,
+      describe: 'The CA clients should trust; served at /ca.pem',
+      group: 'TLS:',
+    })
+    .option('tls-min-version', {
+      type: 'string',
+      default: d.tlsMinVersion,
+      describe: 'Lowest TLS version offered: TLSv1.2 or TLSv1.3 (nothing below TLSv1.2, ever)',
+      group: 'TLS:',
+    })
+    .option('tls-max-version', {
+      type: 'string',
+      default: d.tlsMaxVersion,
+      describe: 'Highest TLS version offered: TLSv1.2 or TLSv1.3',
+      group: 'TLS:',
+    })
+    .option('ciphers', {
+      type: 'string',
+      default: d.ciphers,
+      defaultDescription: 'ECDHE with AEAD only',
+      describe: 'OpenSSL cipher list for TLS 1.2',
+      group: 'TLS:',
+    })
+    .option('ecdh-curves', {
+      type: 'string',
+      default: d.ecdhCurves,
+      describe: 'Key-exchange groups, colon-separated',
+      group: 'TLS:',
+    })
+    .option('allow', {
+      type: 'string',
+      array: true,
+      default: [...d.allow],
+      describe: 'Client CIDR allowed to connect (repeatable; env: comma list)',
+      group: 'Access:',
+    })
+    .option('require-secure-transport', {
+      type: 'boolean',
+      default: d.requireSecureTransport,
+      describe: 'Refuse plaintext logins with ERR 3159',
+      group: 'Access:',
+    })
+    .option('status', {
+      type: 'string',
+      default: d.status,
+      describe: "HTTP HOST:PORT for /metrics /healthz /readyz /ca.pem, or 'off'",
+      group: 'Observability:',
+    })
+    .option('log-level', {
+      type: 'string',
+      default: d.logLevel,
+      describe: 'JSON log level on stdout: fatal, error, warn, info, debug, trace or silent',
+      group: 'Observability:',
+    })
+    .example(
+      '$0 serve --backend 127.0.0.1:3306',
+      'TLS front door on :4000 for a local MySQL/MariaDB (dev certificates in certs/)',
+    )
+    .example(
+      'MTP_BACKEND=db:4000 $0',
+      'the same settings from the environment (MTP_ + flag in upper snake case)',
+    )
+    .example(
+      '$0 --config proxy.json',
+      'from a JSON file whose keys are flag names',
+    ) as unknown as Argv<RawServeOptions>;
 }
 
 async function handler(argv: RawServeOptions): Promise<void> {
@@ -67,7 +163,10 @@ async function handler(argv: RawServeOptions): Promise<void> {
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    logger.info({ event: 'draining', signal, drain_timeout_ms: config.drainTimeoutMs }, `${signal}: draining connections`);
+    logger.info(
+      { event: 'draining', signal, drain_timeout_ms: config.drainTimeoutMs },
+      `${signal}: draining connections`,
+    );
     void running.stop().then(({ remaining }) => {
       logger.info({ event: 'stopped', closed_at_deadline: remaining }, 'stopped');
       logger.flush();

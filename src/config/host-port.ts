@@ -20,7 +20,8 @@ export function parseHostPort(value: string, flag: string): HostPort {
     if (colon < 0) throw new ConfigError(`${flag}: expected HOST:PORT, got '${value}'`);
     host = text.slice(0, colon);
     portText = text.slice(colon + 1);
-    if (host.includes(':')) throw new ConfigError(`${flag}: write IPv6 addresses in brackets, e.g. [::1]:4000`);
+    if (host.includes(':'))
+      throw new ConfigError(`${flag}: write IPv6 addresses in brackets, e.g. [::1]:4000`);
     if (host === '') host = '0.0.0.0';
   }
   if (!/^\d+$/.test(portText)) throw new ConfigError(`${flag}: port '${portText}' is not a number`);

@@ -93,11 +93,20 @@ export function validateServeConfig(raw: RawServeOptions): ServeConfig {
     ecdhCurves,
     allow,
     allowFile,
-    requireSecureTransport: bool(raw.requireSecureTransport, d.requireSecureTransport, '--require-secure-transport'),
+    requireSecureTransport: bool(
+      raw.requireSecureTransport,
+      d.requireSecureTransport,
+      '--require-secure-transport',
+    ),
     status: statusText === 'off' ? undefined : parseHostPort(statusText, '--status'),
     maxConnections: int(raw.maxConnections, d.maxConnections, '--max-connections', 1),
     handshakeTimeoutMs: int(raw.handshakeTimeout, d.handshakeTimeout, '--handshake-timeout', 1),
-    backendConnectTimeoutMs: int(raw.backendConnectTimeout, d.backendConnectTimeout, '--backend-connect-timeout', 1),
+    backendConnectTimeoutMs: int(
+      raw.backendConnectTimeout,
+      d.backendConnectTimeout,
+      '--backend-connect-timeout',
+      1,
+    ),
     drainTimeoutMs: int(raw.drainTimeout, d.drainTimeout, '--drain-timeout', 0),
     logLevel: logLevel as LogLevel,
   };
@@ -113,7 +122,9 @@ function checkTlsSettings(ciphers: string, ecdhCurves: string): void {
   try {
     tls.createSecureContext({ ecdhCurve: ecdhCurves });
   } catch (error) {
-    throw new ConfigError(`--ecdh-curves: '${ecdhCurves}' is not a valid curve list (${(error as Error).message})`);
+    throw new ConfigError(
+      `--ecdh-curves: '${ecdhCurves}' is not a valid curve list (${(error as Error).message})`,
+    );
   }
 }
 
@@ -121,14 +132,18 @@ function tlsVersion(value: unknown, fallback: TlsVersion, flag: string): TlsVers
   const text = str(value, fallback, flag);
   if ((TLS_VERSIONS as readonly string[]).includes(text)) return text as TlsVersion;
   if (/^(SSLv3|TLSv1(\.[01])?)$/.test(text)) {
-    throw new ConfigError(`${flag} ${text} is refused: only TLSv1.2 and TLSv1.3 are offered (RFC 8996 deprecates older versions)`);
+    throw new ConfigError(
+      `${flag} ${text} is refused: only TLSv1.2 and TLSv1.3 are offered (RFC 8996 deprecates older versions)`,
+    );
   }
   throw new ConfigError(`${flag} must be TLSv1.2 or TLSv1.3, got '${text}'`);
 }
 
 function str(value: unknown, fallback: string, flag: string): string {
+  if (Array.isArray(value)) value = value[value.length - 1]; // a repeated flag: the last one wins
   if (value === undefined || value === null) return fallback;
-  if (typeof value !== 'string' && typeof value !== 'number') throw new ConfigError(`${flag} must be a string`);
+  if (typeof value !== 'string' && typeof value !== 'number')
+    throw new ConfigError(`${flag} must be a string`);
   const text = String(value).trim();
   if (text === '') throw new ConfigError(`${flag} must not be empty`);
   return text;
@@ -140,6 +155,7 @@ function optionalStr(value: unknown, flag: string): string | undefined {
 }
 
 function bool(value: unknown, fallback: boolean, flag: string): boolean {
+  if (Array.isArray(value)) value = value[value.length - 1];
   if (value === undefined || value === null) return fallback;
   if (typeof value === 'boolean') return value;
   if (value === 'true' || value === '1') return true;
@@ -148,9 +164,11 @@ function bool(value: unknown, fallback: boolean, flag: string): boolean {
 }
 
 function int(value: unknown, fallback: number, flag: string, min: number): number {
+  if (Array.isArray(value)) value = value[value.length - 1];
   if (value === undefined || value === null) return fallback;
   const n = typeof value === 'number' ? value : Number(String(value).trim());
-  if (!Number.isInteger(n) || n < min) throw new ConfigError(`${flag} must be an integer >= ${min}, got '${String(value)}'`);
+  if (!Number.isInteger(n) || n < min)
+    throw new ConfigError(`${flag} must be an integer >= ${min}, got '${String(value)}'`);
   return n;
 }
 

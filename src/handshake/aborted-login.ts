@@ -26,7 +26,8 @@ export function dummyAuthData(plugin: string | undefined): Buffer {
 }
 
 export function abortedLoginResponse(greeting: Greeting): Buffer {
-  const plugin = greeting.authPluginName === 'caching_sha2_password' ? greeting.authPluginName : 'mysql_native_password';
+  const plugin =
+    greeting.authPluginName === 'caching_sha2_password' ? greeting.authPluginName : 'mysql_native_password';
   return encodeHandshakeResponse({
     capabilities:
       Capability.LONG_PASSWORD |

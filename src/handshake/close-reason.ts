@@ -3,7 +3,8 @@
  * Adding a reason is fine; every reason must map to at most one rejection label.
  */
 export const CLOSE_REASONS = [
-  'client_closed', // the client ended the connection (normally, or while in the handshake)
+  'client_quit', // the client sent COM_QUIT and the database closed the session, as it should
+  'client_closed', // the client ended the connection (without COM_QUIT, or while in the handshake)
   'backend_closed', // the database ended the connection
   'client_error', // socket error on the client leg
   'backend_error', // socket error on the backend leg

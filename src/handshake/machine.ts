@@ -155,7 +155,9 @@ export class HandshakeMachine {
       return;
     }
     if (!isGreeting(packet.payload)) {
-      throw new MalformedPacketError(`expected a greeting, got a packet starting 0x${packet.payload[0]?.toString(16)}`);
+      throw new MalformedPacketError(
+        `expected a greeting, got a packet starting 0x${packet.payload[0]?.toString(16)}`,
+      );
     }
     const greeting = parseGreeting(packet.payload);
     if (!hasCapability(greeting.capabilities, Capability.PROTOCOL_41)) {
@@ -165,7 +167,11 @@ export class HandshakeMachine {
     this.backendSeq = packet.sequenceId;
     this.backendAwaitsClient = true;
     this.backendPlugin = greeting.authPluginName;
-    out.push({ type: 'greeting', serverVersion: greeting.serverVersion, connectionId: greeting.connectionId });
+    out.push({
+      type: 'greeting',
+      serverVersion: greeting.serverVersion,
+      connectionId: greeting.connectionId,
+    });
     if (this.state === 'releasing') {
       this.release(out);
       return;
@@ -187,7 +193,10 @@ export class HandshakeMachine {
     this.backendSeq = packet.sequenceId;
     const shift = this.transport === 'tls' ? 1 : 0;
     this.clientSeq = (packet.sequenceId + shift) & 0xff;
-    const relayed = shift === 0 ? encodePacket(packet.payload, packet.sequenceId) : encodePacket(packet.payload, this.clientSeq);
+    const relayed =
+      shift === 0
+        ? encodePacket(packet.payload, packet.sequenceId)
+        : encodePacket(packet.payload, this.clientSeq);
     const kind = classifyServerAuthPacket(packet.payload);
     out.push({ type: 'sendToClient', data: relayed });
     if (kind === 'ok') {
@@ -238,7 +247,12 @@ export class HandshakeMachine {
         }
         return;
       }
-      if (this.state !== 'awaitClientFirst' && this.state !== 'awaitResponse' && this.state !== 'authenticating') return;
+      if (
+        this.state !== 'awaitClientFirst' &&
+        this.state !== 'awaitResponse' &&
+        this.state !== 'authenticating'
+      )
+        return;
       if (this.holding) {
         this.held.push(this.client.drain());
         this.checkHeldSize();
@@ -256,7 +270,9 @@ export class HandshakeMachine {
       if (!packet) return;
       const expected = (this.clientSeq + 1) & 0xff;
       if (packet.sequenceId !== expected) {
-        throw new MalformedPacketError(`packet sequence id ${packet.sequenceId} where ${expected} was expected`);
+        throw new MalformedPacketError(
+          `packet sequence id ${packet.sequenceId} where ${expected} was expected`,
+        );
       }
       this.clientSeq = packet.sequenceId;
       if (this.state === 'awaitClientFirst') this.onClientFirst(out, packet);
@@ -342,7 +358,10 @@ export class HandshakeMachine {
     let packet: Buffer | undefined;
     if (error && this.state !== 'tlsHandshake' && this.state !== 'releasing' && this.state !== 'done') {
       const negotiated = this.state !== 'awaitGreeting';
-      packet = encodePacket(encodeProxyError(error, negotiated), negotiated ? (this.clientSeq + 1) & 0xff : 0);
+      packet = encodePacket(
+        encodeProxyError(error, negotiated),
+        negotiated ? (this.clientSeq + 1) & 0xff : 0,
+      );
     }
     out.push({ type: 'closeClient', reason, detail, packet });
     this.client.drain();
@@ -364,7 +383,10 @@ export class HandshakeMachine {
       this.responseForwarded = true;
       this.backendSeq = (this.backendSeq + 1) & 0xff;
       this.backendAwaitsClient = false;
-      out.push({ type: 'sendToBackend', data: encodePacket(abortedLoginResponse(this.greeting), this.backendSeq) });
+      out.push({
+        type: 'sendToBackend',
+        data: encodePacket(abortedLoginResponse(this.greeting), this.backendSeq),
+      });
       return;
     }
     if (this.backendAwaitsClient) this.answerForClient(out);
@@ -378,7 +400,10 @@ export class HandshakeMachine {
     }
     this.backendSeq = (this.backendSeq + 1) & 0xff;
     this.backendAwaitsClient = false;
-    out.push({ type: 'sendToBackend', data: encodePacket(dummyAuthData(this.backendPlugin), this.backendSeq) });
+    out.push({
+      type: 'sendToBackend',
+      data: encodePacket(dummyAuthData(this.backendPlugin), this.backendSeq),
+    });
   }
 
   private onReleasePacket(out: HandshakeAction[], packet: Packet): void {

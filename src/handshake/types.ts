@@ -12,7 +12,11 @@ export type HandshakeEvent =
   /** The TLS handshake on the client leg completed. */
   | { type: 'tlsEstablished' }
   /** The database closed its side, its socket failed, or it could not be reached at all. */
-  | { type: 'backendClosed'; reason: 'backend_closed' | 'backend_error' | 'backend_unavailable'; detail: string }
+  | {
+      type: 'backendClosed';
+      reason: 'backend_closed' | 'backend_error' | 'backend_unavailable';
+      detail: string;
+    }
   /**
    * The client side is over (it closed, failed, timed out or was refused): tell the client why if
    * the protocol still allows it, then finish the database's handshake cleanly.

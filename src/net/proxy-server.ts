@@ -54,7 +54,9 @@ export class ProxyServer implements ByteCountSource {
       this.server.once('error', reject);
       this.server.listen({ host, port, backlog: 4096 }, () => {
         this.server.off('error', reject);
-        this.server.on('error', (error) => this.deps.logger.error({ event: 'listener_error', err: error }, 'listener error'));
+        this.server.on('error', (error) =>
+          this.deps.logger.error({ event: 'listener_error', err: error }, 'listener error'),
+        );
         resolve(this.server.address() as net.AddressInfo);
       });
     });

@@ -37,6 +37,9 @@ const WARN_REASONS: ReadonlySet<CloseReason> = new Set([
   'backend_refused',
 ]);
 
+/** COM_QUIT: length 1, sequence id 0, command 0x01. */
+const COM_QUIT_PACKET = Buffer.from([1, 0, 0, 0, 1]);
+
 let nextSessionId = 1;
 
 /**
@@ -58,6 +61,7 @@ export class Session {
   private backendClosed = true; // until a backend socket exists
   private finished = false;
   private transport: TransportLabel = 'pending';
+  private clientQuit = false;
   private counted = false;
   private tlsStartedAt = 0;
   private tlsOutcomeCounted = false;
@@ -139,7 +143,11 @@ export class Session {
     this.backend = backend;
     this.backendClosed = false;
     this.connectTimer = setTimeout(() => {
-      this.feed({ type: 'backendClosed', reason: 'backend_unavailable', detail: `no connection within ${backendConnectTimeoutMs} ms` });
+      this.feed({
+        type: 'backendClosed',
+        reason: 'backend_unavailable',
+        detail: `no connection within ${backendConnectTimeoutMs} ms`,
+      });
       backend.destroy();
     }, backendConnectTimeoutMs);
     backend.once('connect', () => {
@@ -161,7 +169,11 @@ export class Session {
   private readonly onBackendError = (error: NodeJS.ErrnoException): void => {
     if (!this.backendConnected) {
       clearTimeout(this.connectTimer);
-      this.feed({ type: 'backendClosed', reason: 'backend_unavailable', detail: error.code ?? error.message });
+      this.feed({
+        type: 'backendClosed',
+        reason: 'backend_unavailable',
+        detail: error.code ?? error.message,
+      });
       return;
     }
     if (this.established) {
@@ -177,10 +189,15 @@ export class Session {
     clearTimeout(this.releaseTimer);
     this.backendClosed = true;
     if (this.established) {
-      this.recordEnd('backend_closed', 'the database closed the connection');
+      if (this.clientQuit) this.recordEnd('client_quit', 'the client sent COM_QUIT');
+      else this.recordEnd('backend_closed', 'the database closed the connection');
       endSocket(this.clientStream as net.Socket);
     } else if (this.backendConnected) {
-      this.feed({ type: 'backendClosed', reason: 'backend_closed', detail: 'the database closed the connection during the handshake' });
+      this.feed({
+        type: 'backendClosed',
+        reason: 'backend_closed',
+        detail: 'the database closed the connection during the handshake',
+      });
     }
     this.maybeFinish();
   };
@@ -208,7 +225,11 @@ export class Session {
       if (this.backend) endSocket(this.backend);
     } else if (this.machine.phase !== 'tlsHandshake') {
       // During TLS the tls.Server reports the closed socket as a handshake failure (onTlsFailed).
-      this.feed({ type: 'abort', reason: 'client_closed', detail: 'the client closed the connection during the handshake' });
+      this.feed({
+        type: 'abort',
+        reason: 'client_closed',
+        detail: 'the client closed the connection during the handshake',
+      });
     }
     this.maybeFinish();
   };
@@ -217,7 +238,12 @@ export class Session {
     if (this.established) return;
     if (this.machine.phase === 'tlsHandshake') this.countTlsFailure('timeout');
     const ms = this.deps.settings.handshakeTimeoutMs;
-    this.feed({ type: 'abort', reason: 'handshake_timeout', error: proxyErrors.handshakeTimeout(ms), detail: `no login within ${ms} ms` });
+    this.feed({
+      type: 'abort',
+      reason: 'handshake_timeout',
+      error: proxyErrors.handshakeTimeout(ms),
+      detail: `no login within ${ms} ms`,
+    });
   };
 
   // ---- TLS ------------------------------------------------------------------------------------
@@ -312,7 +338,8 @@ export class Session {
     if (reason === 'auth_failed') this.deps.metrics.auth.inc({ result: 'error' });
     this.recordEnd(reason, detail);
     if (packet) endSocket(this.clientStream as net.Socket, packet);
-    else if (reason === 'auth_failed' || reason === 'backend_refused') endSocket(this.clientStream as net.Socket);
+    else if (reason === 'auth_failed' || reason === 'backend_refused')
+      endSocket(this.clientStream as net.Socket);
     else this.clientStream.destroy();
     if (this.backend && !this.backendClosed) {
       // The machine is finishing the database's handshake; don't let that take long.
@@ -334,12 +361,18 @@ export class Session {
     // pipe() honours backpressure both ways: a slow reader pauses the other side's socket.
     client.pipe(backend, { end: false });
     backend.pipe(client, { end: false });
+    // Not parsing, only a length check per chunk: a lone COM_QUIT packet means the database's
+    // close that follows is the client's doing, which the log should say.
+    client.on('data', (chunk: Buffer) => {
+      if (chunk.length === COM_QUIT_PACKET.length && chunk.equals(COM_QUIT_PACKET)) this.clientQuit = true;
+    });
     client.on('end', () => {
       this.recordEnd('client_closed', 'the client closed the connection');
       endSocket(backend);
     });
     backend.on('end', () => {
-      this.recordEnd('backend_closed', 'the database closed the connection');
+      if (this.clientQuit) this.recordEnd('client_quit', 'the client sent COM_QUIT');
+      else this.recordEnd('backend_closed', 'the database closed the connection');
       endSocket(client as net.Socket);
     });
   }
@@ -361,6 +394,9 @@ export class Session {
     this.reason = reason;
     this.detail = detail;
     clearTimeout(this.handshakeTimer);
+    // Counted at the decision, so the metric already shows a refusal when the client sees it.
+    const rejection = rejectionFor(reason);
+    if (rejection) this.deps.metrics.reject(rejection);
   }
 
   private maybeFinish(): void {
@@ -374,8 +410,6 @@ export class Session {
     const bytes = this.takeByteDeltas();
     metrics.addBytes(bytes.clientToBackend, bytes.backendToClient);
     if (this.counted) metrics.connectionsActive.dec({ transport: this.transport });
-    const rejection = rejectionFor(reason);
-    if (rejection) metrics.reject(rejection);
     const entry = {
       event: 'connection_closed',
       session: this.id,
@@ -387,7 +421,10 @@ export class Session {
       database: this.log.database,
       backend_connection_id: this.log.backendConnectionId,
       duration_ms: Math.round((performance.now() - this.startedAt) * 1000) / 1000,
-      bytes: { client_to_backend: this.reportedClientToBackend, backend_to_client: this.reportedBackendToClient },
+      bytes: {
+        client_to_backend: this.reportedClientToBackend,
+        backend_to_client: this.reportedBackendToClient,
+      },
       reason,
       detail: this.detail,
     };

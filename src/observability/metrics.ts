@@ -4,7 +4,13 @@ import { REJECTION_REASONS, type RejectionReason } from '../handshake/close-reas
 /** Metric names and labels are fixed by shared/interface.md; every label value comes from a closed set. */
 export const METRIC_PREFIX = 'mysql_tls_proxy_';
 
-export const TLS_FAILURE_REASONS = ['unsupported_protocol', 'no_shared_cipher', 'timeout', 'client_closed', 'other'] as const;
+export const TLS_FAILURE_REASONS = [
+  'unsupported_protocol',
+  'no_shared_cipher',
+  'timeout',
+  'client_closed',
+  'other',
+] as const;
 export type TlsFailureReason = (typeof TLS_FAILURE_REASONS)[number];
 export const TRANSPORTS = ['tls', 'plain', 'pending'] as const;
 export type TransportLabel = (typeof TRANSPORTS)[number];
@@ -41,7 +47,9 @@ export class ProxyMetrics {
     help: 'Time from the SSLRequest to the completed TLS handshake, by protocol version.',
     labelNames: ['version'] as const,
     // 100 µs .. 10 s: loopback handshakes take well under a millisecond, overloaded ones seconds.
-    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    buckets: [
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+    ],
     registers: [this.registry],
   });
 

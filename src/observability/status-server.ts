@@ -35,7 +35,11 @@ export function createStatusServer(sources: StatusSources, logger: Logger): http
   return server;
 }
 
-async function handle(req: http.IncomingMessage, res: http.ServerResponse, sources: StatusSources): Promise<void> {
+async function handle(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  sources: StatusSources,
+): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
     return;
@@ -71,7 +75,9 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, sourc
       return;
     }
     default:
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics, /healthz, /readyz, /ca.pem\n');
+      res
+        .writeHead(404, { 'content-type': 'text/plain' })
+        .end('not found: try /metrics, /healthz, /readyz, /ca.pem\n');
   }
 }
 

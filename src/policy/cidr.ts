@@ -24,7 +24,8 @@ export function parseCidr(text: string): Cidr | undefined {
 export function parseCidrList(entries: readonly string[], source: string): Cidr[] {
   return entries.map((entry) => {
     const cidr = parseCidr(entry);
-    if (!cidr) throw new ConfigError(`${source}: '${entry}' is not a valid CIDR (e.g. 10.0.0.0/8, 2001:db8::/32)`);
+    if (!cidr)
+      throw new ConfigError(`${source}: '${entry}' is not a valid CIDR (e.g. 10.0.0.0/8, 2001:db8::/32)`);
     return cidr;
   });
 }

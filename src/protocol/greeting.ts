@@ -97,7 +97,9 @@ export function encodeGreeting(greeting: Omit<Greeting, 'capabilityOffset'>): Bu
   o += 2;
   head.writeUInt16LE(greeting.capabilities >>> 16, o);
   o += 2;
-  head[o++] = hasCapability(greeting.capabilities, Capability.PLUGIN_AUTH) ? greeting.authPluginData.length + 1 : 0;
+  head[o++] = hasCapability(greeting.capabilities, Capability.PLUGIN_AUTH)
+    ? greeting.authPluginData.length + 1
+    : 0;
   greeting.reserved.copy(head, o, 0, 10);
   const parts: Buffer[] = [head];
   if (hasCapability(greeting.capabilities, Capability.SECURE_CONNECTION)) {
@@ -117,7 +119,12 @@ export function encodeGreeting(greeting: Omit<Greeting, 'capabilityOffset'>): Bu
  * set (or cleared). Relay, don't rebuild: every other byte, MariaDB's extended capabilities
  * included, is preserved.
  */
-export function withGreetingCapability(payload: Buffer, greeting: Greeting, flag: number, enabled: boolean): Buffer {
+export function withGreetingCapability(
+  payload: Buffer,
+  greeting: Greeting,
+  flag: number,
+  enabled: boolean,
+): Buffer {
   if (flag > 0xffff) throw new RangeError('only the low capability word is patched in place');
   const out = Buffer.from(payload);
   const low = out.readUInt16LE(greeting.capabilityOffset);

@@ -28,7 +28,9 @@ export function parseHandshakeResponse(payload: Buffer): HandshakeResponse {
   const r = new PayloadReader(payload);
   const capabilities = r.u32('capability flags');
   if (!hasCapability(capabilities, Capability.PROTOCOL_41)) {
-    throw new MalformedPacketError('HandshakeResponse without CLIENT_PROTOCOL_41 (pre-4.1 clients are not supported)');
+    throw new MalformedPacketError(
+      'HandshakeResponse without CLIENT_PROTOCOL_41 (pre-4.1 clients are not supported)',
+    );
   }
   const maxPacketSize = r.u32('max packet size');
   const characterSet = r.u8('character set');
@@ -44,7 +46,14 @@ export function parseHandshakeResponse(payload: Buffer): HandshakeResponse {
       authResponse = Buffer.from(r.nulTerminated('auth response'));
     }
   }
-  const response: HandshakeResponse = { capabilities, maxPacketSize, characterSet, filler, username, authResponse };
+  const response: HandshakeResponse = {
+    capabilities,
+    maxPacketSize,
+    characterSet,
+    filler,
+    username,
+    authResponse,
+  };
   if (hasCapability(capabilities, Capability.CONNECT_WITH_DB) && r.remaining > 0) {
     response.database = Buffer.from(r.nulTerminated('database'));
   }
@@ -100,7 +109,10 @@ export function encodeHandshakeResponse(response: HandshakeResponse): Buffer {
     const block = Buffer.concat(pairs);
     parts.push(encodeLenencInt(block.length), block);
   }
-  if (hasCapability(caps, Capability.ZSTD_COMPRESSION_ALGORITHM) && response.zstdCompressionLevel !== undefined) {
+  if (
+    hasCapability(caps, Capability.ZSTD_COMPRESSION_ALGORITHM) &&
+    response.zstdCompressionLevel !== undefined
+  ) {
     parts.push(Buffer.from([response.zstdCompressionLevel]));
   }
   return Buffer.concat(parts);

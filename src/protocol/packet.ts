@@ -23,8 +23,14 @@ export function parsePacketHeader(buffer: Buffer, offset = 0): PacketHeader | un
   return { length: buffer.readUIntLE(offset, 3), sequenceId: buffer[offset + 3] };
 }
 
-export function encodePacketHeader(length: number, sequenceId: number, target = Buffer.allocUnsafe(4), offset = 0): Buffer {
-  if (length < 0 || length > MAX_PACKET_PAYLOAD) throw new RangeError(`packet payload length ${length} out of range`);
+export function encodePacketHeader(
+  length: number,
+  sequenceId: number,
+  target = Buffer.allocUnsafe(4),
+  offset = 0,
+): Buffer {
+  if (length < 0 || length > MAX_PACKET_PAYLOAD)
+    throw new RangeError(`packet payload length ${length} out of range`);
   target.writeUIntLE(length, offset, 3);
   target[offset + 3] = sequenceId & 0xff;
   return target;

@@ -23,7 +23,9 @@ export class PayloadReader {
 
   private need(count: number, what: string): void {
     if (count < 0 || this.offset + count > this.buffer.length) {
-      throw new MalformedPacketError(`packet too short for ${what} (need ${count} bytes at offset ${this.offset})`);
+      throw new MalformedPacketError(
+        `packet too short for ${what} (need ${count} bytes at offset ${this.offset})`,
+      );
     }
   }
 

@@ -28,9 +28,12 @@ export function parseSslRequest(payload: Buffer): SslRequest {
   }
   const r = new PayloadReader(payload);
   const capabilities = r.u32('capability flags');
-  if (!hasCapability(capabilities, Capability.SSL)) throw new MalformedPacketError('SSLRequest without CLIENT_SSL');
+  if (!hasCapability(capabilities, Capability.SSL))
+    throw new MalformedPacketError('SSLRequest without CLIENT_SSL');
   if (!hasCapability(capabilities, Capability.PROTOCOL_41)) {
-    throw new MalformedPacketError('SSLRequest without CLIENT_PROTOCOL_41 (pre-4.1 clients are not supported)');
+    throw new MalformedPacketError(
+      'SSLRequest without CLIENT_PROTOCOL_41 (pre-4.1 clients are not supported)',
+    );
   }
   return {
     capabilities,

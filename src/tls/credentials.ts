@@ -39,7 +39,8 @@ export class CredentialsError extends Error {
 export function loadCredentials(paths: CredentialPaths, policy: TlsPolicy): LoadedCredentials {
   const cert = readFile(paths.cert, 'certificate (--cert)');
   const key = readFile(paths.key, 'key (--key)');
-  const ca = paths.caFile && fs.existsSync(paths.caFile) ? readFile(paths.caFile, 'CA (--ca-file)') : undefined;
+  const ca =
+    paths.caFile && fs.existsSync(paths.caFile) ? readFile(paths.caFile, 'CA (--ca-file)') : undefined;
   let leaf: crypto.X509Certificate;
   try {
     leaf = new crypto.X509Certificate(cert);

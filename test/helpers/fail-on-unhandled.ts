@@ -8,5 +8,6 @@ process.on('uncaughtException', record);
 afterAll(() => {
   process.off('unhandledRejection', record);
   process.off('uncaughtException', record);
-  if (failures.length > 0) throw new Error(`unhandled errors during the tests: ${failures.map(String).join('; ')}`);
+  if (failures.length > 0)
+    throw new Error(`unhandled errors during the tests: ${failures.map(String).join('; ')}`);
 });

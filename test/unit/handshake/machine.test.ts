@@ -63,7 +63,8 @@ function packetsIn(bytes: Buffer[]): { seq: number; payload: Buffer }[] {
   const reader = new PacketReader(1 << 24);
   bytes.forEach((b) => reader.push(b));
   const out = [];
-  for (let p = reader.read(); p; p = reader.read()) out.push({ seq: p.sequenceId, payload: Buffer.from(p.payload) });
+  for (let p = reader.read(); p; p = reader.read())
+    out.push({ seq: p.sequenceId, payload: Buffer.from(p.payload) });
   return out;
 }
 const toClient = (a: HandshakeAction[]) => packetsIn(of(a, 'sendToClient').map((x) => x.data));
@@ -75,7 +76,10 @@ function tlsLoginUntilAuthSwitch(machine = new HandshakeMachine(options)): Hands
     ...machine.handle({ type: 'backendData', data: encodePacket(greetingPayload, 0) }),
     ...machine.handle({ type: 'clientData', data: encodePacket(sslRequest, 1) }),
     ...machine.handle({ type: 'tlsEstablished' }),
-    ...machine.handle({ type: 'clientData', data: encodePacket(responsePayload(CLIENT_CAPS | Capability.SSL), 2) }),
+    ...machine.handle({
+      type: 'clientData',
+      data: encodePacket(responsePayload(CLIENT_CAPS | Capability.SSL), 2),
+    }),
     ...machine.handle({ type: 'backendData', data: encodePacket(authSwitch, 2) }),
   ];
 }
@@ -91,13 +95,18 @@ describe('HandshakeMachine, TLS client in front of a plain database', () => {
     expect(parsed.reserved).toEqual(Buffer.from([0, 0, 0, 0, 0, 0, 0x1d, 0, 0, 0]));
     const diff = [...greeting.payload].map((byte, i) => byte !== greetingPayload[i]).filter(Boolean);
     expect(diff).toHaveLength(1);
-    expect(of(actions, 'greeting')).toEqual([{ type: 'greeting', serverVersion: '5.5.5-10.11.19-MariaDB', connectionId: 42 }]);
+    expect(of(actions, 'greeting')).toEqual([
+      { type: 'greeting', serverVersion: '5.5.5-10.11.19-MariaDB', connectionId: 42 },
+    ]);
   });
 
   it('keeps ClientHello bytes that arrive in the same chunk as the SSLRequest', () => {
     const machine = new HandshakeMachine(options);
     machine.handle({ type: 'backendData', data: encodePacket(greetingPayload, 0) });
-    const actions = machine.handle({ type: 'clientData', data: Buffer.concat([encodePacket(sslRequest, 1), CLIENT_HELLO]) });
+    const actions = machine.handle({
+      type: 'clientData',
+      data: Buffer.concat([encodePacket(sslRequest, 1), CLIENT_HELLO]),
+    });
     expect(of(actions, 'startTls')).toEqual([{ type: 'startTls', pending: CLIENT_HELLO }]);
     expect(toBackend(actions)).toHaveLength(0);
   });
@@ -154,8 +163,10 @@ describe('HandshakeMachine, TLS client in front of a plain database', () => {
     machine.handle({ type: 'tlsEstablished' });
     const response = encodePacket(responsePayload(CLIENT_CAPS | Capability.SSL), 2);
     const actions: HandshakeAction[] = [];
-    for (const byte of response) actions.push(...machine.handle({ type: 'clientData', data: Buffer.from([byte]) }));
-    for (const byte of encodePacket(OK, 2)) actions.push(...machine.handle({ type: 'backendData', data: Buffer.from([byte]) }));
+    for (const byte of response)
+      actions.push(...machine.handle({ type: 'clientData', data: Buffer.from([byte]) }));
+    for (const byte of encodePacket(OK, 2))
+      actions.push(...machine.handle({ type: 'backendData', data: Buffer.from([byte]) }));
     expect(toBackend(actions).map((p) => p.seq)).toEqual([1]);
     expect(toClient(actions)).toEqual([{ seq: 3, payload: OK }]);
     expect(machine.phase).toBe('established');
@@ -178,7 +189,11 @@ describe('HandshakeMachine, TLS client in front of a plain database', () => {
     const machine = new HandshakeMachine(options);
     tlsLoginUntilAuthSwitch(machine);
     machine.handle({ type: 'clientData', data: encodePacket(Buffer.alloc(64, 1), 4) });
-    const err = encodeErrPacket({ code: 1045, sqlState: '28000', message: "Access denied for user 'app'@'localhost'" });
+    const err = encodeErrPacket({
+      code: 1045,
+      sqlState: '28000',
+      message: "Access denied for user 'app'@'localhost'",
+    });
     const actions = machine.handle({ type: 'backendData', data: encodePacket(err, 4) });
     expect(toClient(actions)).toEqual([{ seq: 5, payload: err }]);
     expect(of(actions, 'closeClient')[0]).toMatchObject({ reason: 'auth_failed' });
@@ -202,7 +217,10 @@ describe('HandshakeMachine, plaintext client', () => {
   it('refuses a plaintext login with ERR 3159 when secure transport is required, and the database never sees it', () => {
     const machine = new HandshakeMachine({ ...options, requireSecureTransport: true });
     machine.handle({ type: 'backendData', data: encodePacket(greetingPayload, 0) });
-    const actions = machine.handle({ type: 'clientData', data: encodePacket(responsePayload(CLIENT_CAPS), 1) });
+    const actions = machine.handle({
+      type: 'clientData',
+      data: encodePacket(responsePayload(CLIENT_CAPS), 1),
+    });
     const close = of(actions, 'closeClient')[0];
     expect(close.reason).toBe('insecure_transport');
     const [err] = packetsIn([close.packet!]);
@@ -226,7 +244,11 @@ describe('HandshakeMachine, refusals and bad input', () => {
 
   it.each([
     ['a wrong sequence id', encodePacket(sslRequest, 3), /sequence id 3/],
-    ['an SSLRequest of the wrong length', encodePacket(Buffer.concat([sslRequest, Buffer.alloc(4)]), 1), /CLIENT_SSL set in a 36-byte packet/],
+    [
+      'an SSLRequest of the wrong length',
+      encodePacket(Buffer.concat([sslRequest, Buffer.alloc(4)]), 1),
+      /CLIENT_SSL set in a 36-byte packet/,
+    ],
     ['a direct TLS ClientHello', CLIENT_HELLO, /TLS ClientHello/],
     ['a header announcing 16 MiB', Buffer.from([0xff, 0xff, 0xff, 1]), /exceeds the connection-phase limit/],
   ])('closes with bad_packet and ERR 1043 on %s', (_name, bytes, detail) => {
@@ -242,7 +264,10 @@ describe('HandshakeMachine, refusals and bad input', () => {
 
   it('treats a malformed greeting as a database protocol error and tells the client in pre-greeting format', () => {
     const machine = new HandshakeMachine(options);
-    const actions = machine.handle({ type: 'backendData', data: encodePacket(Buffer.from('HTTP/1.1 400'), 0) });
+    const actions = machine.handle({
+      type: 'backendData',
+      data: encodePacket(Buffer.from('HTTP/1.1 400'), 0),
+    });
     const close = of(actions, 'closeClient')[0];
     expect(close.reason).toBe('backend_protocol_error');
     const [err] = packetsIn([close.packet!]);
@@ -261,7 +286,10 @@ describe('HandshakeMachine, refusals and bad input', () => {
 });
 
 describe('HandshakeMachine, releasing the database when the client gives up', () => {
-  const releaseErr = encodePacket(encodeErrPacket({ code: 1045, sqlState: '28000', message: 'Access denied' }), 2);
+  const releaseErr = encodePacket(
+    encodeErrPacket({ code: 1045, sqlState: '28000', message: 'Access denied' }),
+    2,
+  );
 
   it('waits for a late greeting, then logs in as the placeholder user and closes on the ERR', () => {
     const machine = new HandshakeMachine(options);
@@ -283,7 +311,11 @@ describe('HandshakeMachine, releasing the database when the client gives up', ()
     const machine = new HandshakeMachine(options);
     machine.handle({ type: 'backendData', data: encodePacket(greetingPayload, 0) });
     machine.handle({ type: 'clientData', data: encodePacket(sslRequest, 1) });
-    const actions = machine.handle({ type: 'abort', reason: 'handshake_timeout', error: { code: 1043, sqlState: '08S01', message: 'x' } });
+    const actions = machine.handle({
+      type: 'abort',
+      reason: 'handshake_timeout',
+      error: { code: 1043, sqlState: '08S01', message: 'x' },
+    });
     expect(of(actions, 'closeClient')[0].packet).toBeUndefined();
     expect(toBackend(actions).map((p) => p.seq)).toEqual([1]);
   });
@@ -293,7 +325,10 @@ describe('HandshakeMachine, releasing the database when the client gives up', ()
     tlsLoginUntilAuthSwitch(machine);
     const actions = machine.handle({ type: 'abort', reason: 'client_closed' });
     expect(toBackend(actions)).toEqual([{ seq: 3, payload: Buffer.alloc(64) }]);
-    const closed = machine.handle({ type: 'backendData', data: encodePacket(encodeErrPacket({ code: 1045, sqlState: '28000', message: 'no' }), 4) });
+    const closed = machine.handle({
+      type: 'backendData',
+      data: encodePacket(encodeErrPacket({ code: 1045, sqlState: '28000', message: 'no' }), 4),
+    });
     expect(of(closed, 'closeBackend')).toHaveLength(1);
   });
 

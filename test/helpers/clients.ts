@@ -1,0 +1,160 @@
+/** Real MySQL clients for integration tests: the mariadb CLI, openssl s_client and mysql2. */
+import { execFile } from 'child_process';
+import * as net from 'net';
+import * as tls from 'tls';
+import { Duplex } from 'stream';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+export const mysql = require('mysql2/promise');
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function run(command: string, args: string[], input = '', timeoutMs = 30_000): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      command,
+      args,
+      { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+      },
+    );
+    child.stdin?.end(input);
+  });
+}
+
+/** The mariadb CLI, with no option files read. */
+export function mariadbCli(args: string[]): Promise<RunResult> {
+  return run('mariadb', ['--no-defaults', ...args]);
+}
+
+/** `openssl s_client -starttls mysql` with one protocol version forced. */
+export function sClient(
+  port: number,
+  versionFlag: string,
+  caFile: string,
+  extra: string[] = [],
+): Promise<RunResult> {
+  // SECLEVEL=0 lets the client really offer TLS 1.0/1.1, so a refusal comes from the proxy, not the client.
+  return run(
+    'openssl',
+    [
+      's_client',
+      '-starttls',
+      'mysql',
+      '-connect',
+      `127.0.0.1:${port}`,
+      versionFlag,
+      '-cipher',
+      'DEFAULT:@SECLEVEL=0',
+      '-CAfile',
+      caFile,
+      ...extra,
+    ],
+    '',
+    15_000,
+  );
+}
+
+/** Reads one MySQL packet (header + payload) from a raw socket. */
+export function readPacket(
+  socket: net.Socket | tls.TLSSocket,
+  timeoutMs = 5_000,
+): Promise<{ seq: number; payload: Buffer }> {
+  return new Promise((resolve, reject) => {
+    let buffer = Buffer.alloc(0);
+    const timer = setTimeout(() => finish(new Error('timed out waiting for a packet')), timeoutMs);
+    const onData = (chunk: Buffer) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      if (buffer.length >= 4) {
+        const length = buffer.readUIntLE(0, 3);
+        if (buffer.length >= 4 + length) {
+          const rest = buffer.subarray(4 + length);
+          if (rest.length > 0) socket.unshift(rest);
+          finish(undefined, { seq: buffer[3], payload: buffer.subarray(4, 4 + length) });
+        }
+      }
+    };
+    const onEnd = () => finish(new Error('connection closed before a full packet arrived'));
+    const finish = (error?: Error, packet?: { seq: number; payload: Buffer }) => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.off('close', onEnd);
+      socket.pause();
+      if (error) reject(error);
+      else resolve(packet!);
+    };
+    socket.on('data', onData);
+    socket.on('end', onEnd);
+    socket.on('close', onEnd);
+    socket.resume();
+  });
+}
+
+export function connectRaw(port: number, localAddress?: string): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port, localAddress }, () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
+
+/** Resolves when the socket is closed by the peer (or rejects after the timeout). */
+export function closed(socket: net.Socket, timeoutMs = 5_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (socket.destroyed) return resolve();
+    const timer = setTimeout(() => reject(new Error('socket still open')), timeoutMs);
+    socket.on('error', () => undefined);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    socket.resume();
+  });
+}
+
+export const SSL_REQUEST = (() => {
+  const payload = Buffer.alloc(32);
+  payload.writeUInt32LE(0x000aa285 | 0x800, 0); // PROTOCOL_41, SECURE_CONNECTION, PLUGIN_AUTH, ... + SSL
+  payload.writeUInt32LE(1 << 24, 4);
+  payload[8] = 45;
+  return Buffer.concat([Buffer.from([32, 0, 0, 1]), payload]);
+})();
+
+/**
+ * Starts TLS over a raw socket that has just sent nothing after the greeting, writing the
+ * SSLRequest and the ClientHello in ONE write, so they share a TCP segment.
+ */
+export function tlsWithCoalescedSslRequest(
+  socket: net.Socket,
+  ca: Buffer,
+  options: tls.ConnectionOptions = {},
+): Promise<tls.TLSSocket> {
+  let first = true;
+  const duplex = new Duplex({
+    read() {},
+    write(chunk: Buffer, _encoding, callback) {
+      socket.write(first ? Buffer.concat([SSL_REQUEST, chunk]) : chunk);
+      first = false;
+      callback();
+    },
+    final(callback) {
+      socket.end();
+      callback();
+    },
+  });
+  socket.on('data', (chunk) => duplex.push(chunk));
+  socket.on('end', () => duplex.push(null));
+  socket.resume();
+  return new Promise((resolve, reject) => {
+    const secure = tls.connect({ socket: duplex, ca, servername: 'localhost', ...options }, () =>
+      resolve(secure),
+    );
+    secure.once('error', reject);
+  });
+}
