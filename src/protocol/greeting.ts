@@ -53,7 +53,7 @@ export function parseGreeting(payload: Buffer): Greeting {
     reserved = r.bytes(10, 'reserved');
     if (hasCapability(capabilities, Capability.SECURE_CONNECTION)) {
       const part2Length = Math.max(13, authDataLength - 8);
-      const part2 = r.bytes(Math.min(part2Length, r.remaining), 'auth-plugin-data-part-2');
+      const part2 = r.bytes(part2Length, 'auth-plugin-data-part-2');
       // part 2 ends with a NUL that is not part of the scramble
       const trimmed = part2.length > 0 && part2[part2.length - 1] === 0 ? part2.subarray(0, -1) : part2;
       authPluginData = Buffer.concat([part1, trimmed]);

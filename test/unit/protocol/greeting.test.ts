@@ -225,11 +225,9 @@ describe('truncated greetings', () => {
     expect(g.authPluginName).toBe('');
   });
 
-  // KNOWN DEVIATION (reported, src not ours to change): with CLIENT_SECURE_CONNECTION the spec makes
-  // auth-plugin-data-part-2 mandatory (MAX(13, auth-plugin-data-len - 8) bytes), but parseGreeting reads
-  // Math.min(that, remaining), so a greeting cut inside part 2 parses with an 8..19-byte scramble.
-  // When the codec is fixed this test starts failing: turn it into a plain `it`.
-  it.failing('a greeting cut inside auth-plugin-data-part-2 throws MalformedPacketError', () => {
+  // With CLIENT_SECURE_CONNECTION the spec makes auth-plugin-data-part-2 mandatory
+  // (MAX(13, auth-plugin-data-len - 8) bytes): a truncated scramble must not be relayed.
+  it('a greeting cut inside auth-plugin-data-part-2 throws MalformedPacketError', () => {
     const part2Start = CAP_OFFSET + 2 + 1 + 2 + 2 + 1 + 10;
     for (let n = part2Start; n < part2Start + 12; n++) {
       expect(attempt(plain.subarray(0, n))).toBeInstanceOf(MalformedPacketError);
