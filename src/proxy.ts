@@ -7,21 +7,34 @@ import { formatHostPort } from './config/host-port';
 import { DEFAULT_HANDSHAKE_OPTIONS } from './handshake/machine';
 import type { Logger } from './observability/logger';
 import { ProxyMetrics } from './observability/metrics';
+import { computeReadiness } from './observability/readiness';
 import { createStatusServer, listenStatusServer } from './observability/status-server';
-import { Allowlist } from './policy/allowlist';
-import { parseCidrList } from './policy/cidr';
+import {
+  BackendProbe,
+  DEFAULT_PROBE_FAILURE_THRESHOLD,
+  DEFAULT_PROBE_INTERVAL_MS,
+} from './net/backend-probe';
+import { AccessPolicy } from './policy/access-policy';
+import { AllowFileError } from './policy/allow-file';
+import { startAllowFileReloader } from './policy/allow-file-reloader';
 import { ProxyServer } from './net/proxy-server';
 import { TlsTerminator } from './net/tls-terminator';
 import { loadCredentials, CredentialsError, type LoadedCredentials, type TlsPolicy } from './tls/credentials';
 import { ensureDevCertificates } from './tls/first-run';
+import { CertificateReloader, type ReloadTrigger } from './tls/reloader';
 
 export interface RunningProxy {
   address: AddressInfo;
   statusAddress?: AddressInfo;
   metrics: ProxyMetrics;
   credentials(): LoadedCredentials;
-  /** Re-reads certificate and key; a broken file keeps the previous ones. */
-  reload(): Promise<void>;
+  /**
+   * Re-reads certificate, key and CA (also done on its own when the files change); a broken file
+   * keeps the previous ones. Serialized: concurrent calls never overlap.
+   */
+  reload(trigger?: ReloadTrigger): Promise<void>;
+  /** Re-reads --allow-file; a broken file keeps the current list. */
+  reloadAccessList(): void;
   /** Stops accepting, drains, closes the status port. */
   stop(): Promise<{ remaining: number }>;
 }
@@ -55,10 +68,27 @@ export async function startProxy(config: ServeConfig, logger: Logger): Promise<R
     throw error;
   }
   const metrics = new ProxyMetrics();
-  metrics.certificateExpiry.set(credentials.notAfter.getTime() / 1000);
-  reportExpiry(credentials, logger);
-  const tls = new TlsTerminator(credentials, policy, config.handshakeTimeoutMs);
-  const allowlist = new Allowlist(parseCidrList(config.allow, '--allow'));
+  const tls = new TlsTerminator(
+    credentials,
+    policy,
+    config.handshakeTimeoutMs,
+    readClientCa(config.clientCa),
+  );
+  // Hot reload: SIGHUP, file changes, daily expiry check (src/tls/reloader.ts).
+  const certificates = new CertificateReloader(
+    {
+      paths,
+      policy,
+      logger,
+      metrics,
+      apply(next) {
+        tls.update(next);
+        credentials = next; // what /ca.pem and credentials() return
+      },
+    },
+    credentials,
+  );
+  const access = createAccessPolicy(config);
   const server = new ProxyServer(
     {
       listen: config.listen,
@@ -69,9 +99,11 @@ export async function startProxy(config: ServeConfig, logger: Logger): Promise<R
         handshakeTimeoutMs: config.handshakeTimeoutMs,
         backendConnectTimeoutMs: config.backendConnectTimeoutMs,
         handshake: { ...DEFAULT_HANDSHAKE_OPTIONS, requireSecureTransport: config.requireSecureTransport },
+        backendProxyProtocol: config.backendProxyProtocol,
+        proxyProtocolWaitMs: config.proxyProtocolWaitMs,
       },
     },
-    { logger, metrics, tls, allowlist },
+    { logger, metrics, tls, policy: access },
   );
 
   const address = await server.listen().catch((error: NodeJS.ErrnoException) => {
@@ -81,14 +113,37 @@ export async function startProxy(config: ServeConfig, logger: Logger): Promise<R
   });
   let status: http.Server | undefined;
   let statusAddress: AddressInfo | undefined;
+  let probe: BackendProbe | undefined;
   if (config.status) {
+    // Probe settings are optional config fields (defaults: every 5 s, unreachable after 3 failures).
+    const probeConfig = config as ServeConfig & {
+      backendProbeIntervalMs?: number;
+      backendProbeFailures?: number;
+    };
+    probe = new BackendProbe(
+      {
+        backend: config.backend,
+        localAddress: config.backendLocalAddress,
+        timeoutMs: config.backendConnectTimeoutMs,
+        intervalMs: probeConfig.backendProbeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS,
+        failureThreshold: probeConfig.backendProbeFailures ?? DEFAULT_PROBE_FAILURE_THRESHOLD,
+      },
+      { metrics, logger },
+    );
+    probe.start();
+    const backendProbe = probe;
     status = createStatusServer(
       {
         metrics,
-        readiness: () => ({
-          ready: !server.isDraining,
-          reasons: server.isDraining ? ['draining'] : [],
-        }),
+        readiness: () => {
+          const backend = backendProbe.health;
+          return computeReadiness({
+            listening: true, // the status port opens only once the client listener is up
+            draining: server.isDraining,
+            credentialsLoaded: credentials !== undefined,
+            backend: { reachable: backend.reachable, detail: backend.lastResult?.detail },
+          });
+        },
         caPem: () => credentials.ca,
       },
       logger,
@@ -121,38 +176,25 @@ export async function startProxy(config: ServeConfig, logger: Logger): Promise<R
     },
     `mysql-tls-proxy listening on ${formatHostPort({ host: address.address, port: address.port })}, backend ${formatHostPort(config.backend)}`,
   );
+  certificates.start(); // after listening: nothing to tear down if startup fails
+  const accessList = startAllowFileReloader(access, logger);
 
   return {
     address,
     statusAddress,
     metrics,
     credentials: () => credentials,
-    async reload() {
-      try {
-        const next = loadCredentials(paths, policy);
-        tls.update(next);
-        credentials = next;
-        metrics.certificateExpiry.set(next.notAfter.getTime() / 1000);
-        metrics.certificateReloads.inc({ result: 'ok' });
-        logger.info(
-          {
-            event: 'certificate_reloaded',
-            serial: next.serialNumber,
-            not_after: next.notAfter.toISOString(),
-          },
-          'certificate reloaded',
-        );
-        reportExpiry(next, logger);
-      } catch (error) {
-        metrics.certificateReloads.inc({ result: 'error' });
-        logger.error(
-          { event: 'certificate_reload_failed', error: (error as Error).message },
-          'certificate reload failed; still serving the previous certificate',
-        );
-      }
+    async reload(trigger: ReloadTrigger = 'api') {
+      await certificates.reload(trigger);
+    },
+    reloadAccessList() {
+      accessList.reload('sighup');
     },
     async stop() {
+      certificates.close();
+      accessList.close();
       const result = await server.drain(config.drainTimeoutMs);
+      await probe?.stop();
       await new Promise<void>((resolve) => (status ? status.close(() => resolve()) : resolve()));
       status?.closeAllConnections();
       return result;
@@ -160,23 +202,32 @@ export async function startProxy(config: ServeConfig, logger: Logger): Promise<R
   };
 }
 
-export class ListenError extends Error {
-  readonly code = 'MTP_LISTEN';
+function readClientCa(path: string | undefined): Buffer | undefined {
+  if (!path) return undefined;
+  try {
+    return fs.readFileSync(path);
+  } catch (error) {
+    throw new ConfigError(
+      `cannot read --client-ca ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
+  }
 }
 
-const DAY_MS = 86_400_000;
+function createAccessPolicy(config: ServeConfig): AccessPolicy {
+  try {
+    return new AccessPolicy({
+      allow: config.allow,
+      allowFile: config.allowFile,
+      proxyProtocolFrom: config.proxyProtocolFrom,
+    });
+  } catch (error) {
+    if (error instanceof AllowFileError) throw new ConfigError(error.message);
+    throw error;
+  }
+}
 
-function reportExpiry(credentials: LoadedCredentials, logger: Logger): void {
-  const left = credentials.notAfter.getTime() - Date.now();
-  const fields = {
-    event: 'certificate_expiry',
-    not_after: credentials.notAfter.toISOString(),
-    days_left: Math.floor(left / DAY_MS),
-  };
-  if (left <= 0)
-    logger.error(fields, 'the server certificate has EXPIRED: clients that verify it will refuse to connect');
-  else if (left < 14 * DAY_MS)
-    logger.warn(fields, `the server certificate expires in ${Math.ceil(left / DAY_MS)} days`);
+export class ListenError extends Error {
+  readonly code = 'MTP_LISTEN';
 }
 
 export function readOptionalFile(path: string): Buffer | undefined {

@@ -2,7 +2,10 @@
 import fs from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { benchCommand } from './bench';
 import { certsCommand } from './certs';
+import { checkCommand } from './check';
+import { connectInfoCommand } from './connect-info';
 import { serveCommand } from './serve';
 import { usageError } from './usage-error';
 
@@ -23,6 +26,9 @@ export async function main(args: string[]): Promise<void> {
     })
     .command(serveCommand)
     .command(certsCommand)
+    .command(connectInfoCommand)
+    .command(benchCommand)
+    .command(checkCommand)
     .strictOptions()
     .help()
     .alias('h', 'help')

@@ -4,6 +4,7 @@ import { ConfigError } from '../config/errors';
 import { validateServeConfig, type RawServeOptions } from '../config/serve-config';
 import { createLogger } from '../observability/logger';
 import { ListenError, startProxy } from '../proxy';
+import { announceConnectInfo } from './connect-info';
 import { usageError } from './usage-error';
 
 const d = SERVE_DEFAULTS;
@@ -106,6 +107,34 @@ function builder(yargs: Argv): Argv<RawServeOptions> {
       describe: 'Refuse plaintext logins with ERR 3159',
       group: 'Access:',
     })
+    .option('allow-file', {
+      type: 'string',
+      describe: 'File of CIDRs (one per line, # comments), added to --allow; reloaded on SIGHUP and on change',
+      group: 'Access:',
+    })
+    .option('client-ca', {
+      type: 'string',
+      describe: 'Two-way TLS: require client certificates signed by this CA (PEM)',
+      group: 'Access:',
+    })
+    .option('proxy-protocol-from', {
+      type: 'string',
+      array: true,
+      describe: 'Load balancer CIDR whose PROXY v1/v2 header carries the real client address (repeatable)',
+      group: 'Access:',
+    })
+    .option('proxy-protocol-wait', {
+      type: 'number',
+      default: d.proxyProtocolWait,
+      describe: "ms to wait for a balancer's PROXY header before greeting (for balancers that send it with the client's first bytes)",
+      group: 'Access:',
+    })
+    .option('backend-proxy-protocol', {
+      type: 'string',
+      default: d.backendProxyProtocol,
+      describe: 'v2: tell the backend the real client address in a PROXY v2 header (MariaDB proxy_protocol_networks, TiDB proxy-protocol.networks); off',
+      group: 'Network:',
+    })
     .option('status', {
       type: 'string',
       default: d.status,
@@ -155,9 +184,19 @@ async function handler(argv: RawServeOptions): Promise<void> {
     throw error;
   }
   const running = proxy;
+  announceConnectInfo(
+    {
+      listenHost: config.listen.host,
+      port: running.address.port,
+      certPem: running.credentials().cert,
+      caFile: running.credentials().ca ? config.caFile : undefined,
+    },
+    logger,
+  );
   process.on('SIGHUP', () => {
     logger.info({ event: 'sighup' }, 'SIGHUP: reloading certificate and key');
-    void running.reload();
+    void running.reload('sighup');
+    running.reloadAccessList();
   });
   let stopping = false;
   const stop = (signal: string): void => {

@@ -24,6 +24,10 @@ export interface ServeConfig {
   allow: string[];
   allowFile?: string;
   requireSecureTransport: boolean;
+  clientCa?: string;
+  proxyProtocolFrom: string[];
+  proxyProtocolWaitMs: number;
+  backendProxyProtocol: 'off' | 'v2';
   status?: HostPort;
   maxConnections: number;
   handshakeTimeoutMs: number;
@@ -47,6 +51,10 @@ export interface RawServeOptions {
   allow?: unknown;
   allowFile?: unknown;
   requireSecureTransport?: unknown;
+  clientCa?: unknown;
+  proxyProtocolFrom?: unknown;
+  proxyProtocolWait?: unknown;
+  backendProxyProtocol?: unknown;
   status?: unknown;
   maxConnections?: unknown;
   handshakeTimeout?: unknown;
@@ -70,6 +78,12 @@ export function validateServeConfig(raw: RawServeOptions): ServeConfig {
   const allow = list(raw.allow, d.allow);
   parseCidrList(allow, '--allow');
   const allowFile = optionalStr(raw.allowFile, '--allow-file');
+  const proxyProtocolFrom = list(raw.proxyProtocolFrom, d.proxyProtocolFrom);
+  parseCidrList(proxyProtocolFrom, '--proxy-protocol-from');
+  const backendProxyProtocol = str(raw.backendProxyProtocol, d.backendProxyProtocol, '--backend-proxy-protocol');
+  if (backendProxyProtocol !== 'off' && backendProxyProtocol !== 'v2') {
+    throw new ConfigError(`--backend-proxy-protocol must be off or v2, got '${backendProxyProtocol}'`);
+  }
   const statusText = str(raw.status, d.status, '--status');
   const backendLocalAddress = optionalStr(raw.backendLocalAddress, '--backend-local-address');
   if (backendLocalAddress !== undefined && net.isIP(backendLocalAddress) === 0) {
@@ -98,6 +112,10 @@ export function validateServeConfig(raw: RawServeOptions): ServeConfig {
       d.requireSecureTransport,
       '--require-secure-transport',
     ),
+    clientCa: optionalStr(raw.clientCa, '--client-ca'),
+    proxyProtocolFrom,
+    proxyProtocolWaitMs: int(raw.proxyProtocolWait, d.proxyProtocolWait, '--proxy-protocol-wait', 0),
+    backendProxyProtocol,
     status: statusText === 'off' ? undefined : parseHostPort(statusText, '--status'),
     maxConnections: int(raw.maxConnections, d.maxConnections, '--max-connections', 1),
     handshakeTimeoutMs: int(raw.handshakeTimeout, d.handshakeTimeout, '--handshake-timeout', 1),

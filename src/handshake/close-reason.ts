@@ -16,6 +16,7 @@ export const CLOSE_REASONS = [
   'insecure_transport', // plaintext client while --require-secure-transport is on
   'handshake_timeout', // the connection phase did not finish within --handshake-timeout
   'tls_handshake_failed', // the TLS handshake failed (version, cipher, certificate, garbage)
+  'client_certificate', // two-way TLS: the client presented no certificate, or one the CA did not sign
   'bad_packet', // the client sent something that is not the MySQL protocol
   'backend_protocol_error', // the database sent something that is not the MySQL protocol
   'proxy_protocol', // a missing, malformed or untrusted PROXY protocol header
@@ -33,6 +34,7 @@ export const REJECTION_REASONS = [
   'handshake_timeout',
   'bad_packet',
   'proxy_protocol',
+  'client_certificate',
 ] as const;
 
 export type RejectionReason = (typeof REJECTION_REASONS)[number];
@@ -47,6 +49,7 @@ export function rejectionFor(reason: CloseReason): RejectionReason | undefined {
     case 'handshake_timeout':
     case 'bad_packet':
     case 'proxy_protocol':
+    case 'client_certificate':
       return reason;
     case 'backend_refused':
       return 'backend_unavailable';

@@ -5,6 +5,7 @@ import { isGreeting, parseGreeting, withGreetingCapability, type Greeting } from
 import { parseHandshakeResponse, withClientCapabilities } from '../protocol/handshake-response';
 import { encodePacket, type Packet, PacketReader, PacketTooLargeError } from '../protocol/packet';
 import { MalformedPacketError } from '../protocol/reader';
+import { looksLikeProxyHeader } from '../protocol/proxy-protocol';
 import { isSslRequest, parseSslRequest } from '../protocol/ssl-request';
 import { classifyServerAuthPacket } from '../protocol/auth-packets';
 import { abortedLoginResponse, authSwitchPlugin, dummyAuthData } from './aborted-login';
@@ -34,6 +35,9 @@ type State =
   | 'done';
 
 const COM_QUIT = Buffer.from([0x01]);
+
+/** A PROXY header from a peer that is not a trusted balancer: refused, never believed. */
+class UnexpectedProxyHeaderError extends MalformedPacketError {}
 /** Auth rounds the proxy answers on its own while releasing before it just hangs up. */
 const MAX_RELEASE_ROUNDS = 4;
 
@@ -66,6 +70,8 @@ export class HandshakeMachine {
   /** The auth plugin the database expects data for (greeting, then AuthSwitchRequest). */
   private backendPlugin?: string;
   private releaseRounds = 0;
+  /** A refusal decided before the login (see the tlsEstablished event). */
+  private refusal?: { reason: CloseReason; error: ProxyError };
 
   constructor(private readonly options: HandshakeOptions = DEFAULT_HANDSHAKE_OPTIONS) {
     this.client = new PacketReader(options.maxPacketSize);
@@ -96,6 +102,7 @@ export class HandshakeMachine {
       case 'tlsEstablished':
         if (this.state !== 'tlsHandshake' || this.clientEnded) break;
         this.state = 'awaitResponse';
+        this.refusal = event.refuseLogin;
         this.guard(out, 'client', () => this.pumpClient(out));
         break;
       case 'backendClosed':
@@ -114,7 +121,9 @@ export class HandshakeMachine {
       pump();
     } catch (error) {
       if (!(error instanceof MalformedPacketError || error instanceof PacketTooLargeError)) throw error;
-      if (side === 'client') {
+      if (error instanceof UnexpectedProxyHeaderError) {
+        this.endClient(out, 'proxy_protocol', error.message, proxyErrors.badHandshake(error.message));
+      } else if (side === 'client') {
         this.endClient(out, 'bad_packet', error.message, proxyErrors.badHandshake(error.message));
       } else {
         const detail = `invalid data from the database: ${error.message}`;
@@ -241,6 +250,7 @@ export class HandshakeMachine {
   private pumpClient(out: HandshakeAction[]): void {
     for (;;) {
       if (this.clientEnded) return;
+      this.refuseUntrustedProxyHeader();
       if (this.state === 'awaitGreeting') {
         if (this.client.bufferedBytes > this.options.maxPacketSize) {
           throw new MalformedPacketError('the client sent data before the server greeting');
@@ -281,6 +291,13 @@ export class HandshakeMachine {
     }
   }
 
+  /** Only the connection's first bytes can be a PROXY header; 3 bytes tell it apart from any MySQL packet. */
+  private refuseUntrustedProxyHeader(): void {
+    if (this.clientSeq !== 0 || (this.state !== 'awaitGreeting' && this.state !== 'awaitClientFirst')) return;
+    if (this.client.bufferedBytes < 3 || !looksLikeProxyHeader(this.client.peek(12))) return;
+    throw new UnexpectedProxyHeaderError('PROXY protocol header from a peer not listed in --proxy-protocol-from');
+  }
+
   private refuseDirectTls(): void {
     const first = this.client.peek(2);
     if (first[0] === 0x16 && first.length > 1 && first[1] === 0x03) {
@@ -317,6 +334,10 @@ export class HandshakeMachine {
     });
     if (this.transport === 'plain' && this.options.requireSecureTransport) {
       this.endClient(out, 'insecure_transport', 'plaintext login refused', proxyErrors.insecureTransport());
+      return;
+    }
+    if (this.refusal) {
+      this.endClient(out, this.refusal.reason, this.refusal.error.message, this.refusal.error);
       return;
     }
     // The database leg is plain: it must not expect a TLS handshake. Only that bit changes.

@@ -9,8 +9,12 @@ export type HandshakeEvent =
   | { type: 'backendData'; data: Buffer }
   /** Bytes from the client: raw socket bytes before TLS, decrypted bytes after. */
   | { type: 'clientData'; data: Buffer }
-  /** The TLS handshake on the client leg completed. */
-  | { type: 'tlsEstablished' }
+  /**
+   * The TLS handshake on the client leg completed. `refuseLogin`: the login will be refused
+   * (e.g. no valid client certificate) once the HandshakeResponse arrives, as MySQL refuses a
+   * failed X509 requirement during authentication, so the client reads the error where it expects one.
+   */
+  | { type: 'tlsEstablished'; refuseLogin?: { reason: CloseReason; error: ProxyError } }
   /** The database closed its side, its socket failed, or it could not be reached at all. */
   | {
       type: 'backendClosed';

@@ -2,7 +2,8 @@ import net from 'node:net';
 import type { HostPort } from '../config/host-port';
 import type { Logger } from '../observability/logger';
 import type { ByteCountSource, ProxyMetrics } from '../observability/metrics';
-import type { Allowlist } from '../policy/allowlist';
+import { LogLimiter } from '../observability/log-limiter';
+import type { AccessPolicy } from '../policy/access-policy';
 import { proxyErrors } from '../protocol/errors';
 import { displayAddress, Session, type SessionSettings } from './session';
 import type { TlsTerminator } from './tls-terminator';
@@ -17,7 +18,7 @@ export interface ProxyServerDeps {
   logger: Logger;
   metrics: ProxyMetrics;
   tls: TlsTerminator;
-  allowlist: Allowlist;
+  policy: AccessPolicy;
 }
 
 /**
@@ -31,6 +32,7 @@ export class ProxyServer implements ByteCountSource {
   private active = 0;
   private draining = false;
   private drained?: () => void;
+  private readonly refusalLog = new LogLimiter();
 
   constructor(
     private readonly options: ProxyServerOptions,
@@ -95,13 +97,19 @@ export class ProxyServer implements ByteCountSource {
   }
 
   private accept(socket: net.Socket): void {
-    const { logger, metrics, tls, allowlist } = this.deps;
+    const { logger, metrics, tls, policy } = this.deps;
     let counted = false;
-    const session = new Session(socket, { settings: this.options.session, tls, metrics, logger }, (ended) =>
-      this.onFinished(ended, counted),
+    const allows = (address: string): boolean => policy.allowlist.allows(address);
+    const session = new Session(
+      socket,
+      { settings: this.options.session, tls, metrics, logger, allows, refusalLog: this.refusalLog },
+      (ended) => this.onFinished(ended, counted),
     );
     this.sessions.add(session);
-    if (!allowlist.allows(socket.remoteAddress)) {
+    // A trusted balancer's own address is not the client's: the access list is applied to the
+    // address in its PROXY header instead (Session.start).
+    const behindBalancer = policy.isProxyPeer(socket.remoteAddress);
+    if (!behindBalancer && !policy.allowlist.allows(socket.remoteAddress)) {
       session.refuse('ip_not_allowed', proxyErrors.hostNotAllowed(displayAddress(socket.remoteAddress)));
       return;
     }
@@ -115,7 +123,7 @@ export class ProxyServer implements ByteCountSource {
     }
     counted = true;
     this.active++;
-    session.start();
+    session.start({ expectProxyHeader: behindBalancer });
   }
 
   private onFinished(session: Session, counted: boolean): void {

@@ -6,10 +6,13 @@ import { HandshakeMachine, type HandshakeOptions } from '../handshake/machine';
 import type { HandshakeAction, HandshakeEvent } from '../handshake/types';
 import { encodeProxyError, proxyErrors, type ProxyError } from '../protocol/errors';
 import { encodePacket } from '../protocol/packet';
+import { encodeProxyV2, encodeProxyV2Local, type ProxyAddress } from '../protocol/proxy-protocol';
 import type { HostPort } from '../config/host-port';
 import type { Logger } from '../observability/logger';
 import type { ProxyMetrics, TlsFailureReason, TransportLabel } from '../observability/metrics';
+import type { LogLimiter } from '../observability/log-limiter';
 import { endSocket } from './end-socket';
+import { ProxyHeaderGate } from './proxy-header-gate';
 import type { TlsTerminator } from './tls-terminator';
 
 export interface SessionSettings {
@@ -18,6 +21,10 @@ export interface SessionSettings {
   handshakeTimeoutMs: number;
   backendConnectTimeoutMs: number;
   handshake: HandshakeOptions;
+  /** Send a PROXY v2 header with the client's address to the database. */
+  backendProxyProtocol: 'off' | 'v2';
+  /** How long to wait for a load balancer's PROXY header before greeting anyway. */
+  proxyProtocolWaitMs: number;
 }
 
 export interface SessionDeps {
@@ -25,6 +32,10 @@ export interface SessionDeps {
   tls: TlsTerminator;
   metrics: ProxyMetrics;
   logger: Logger;
+  /** The access list, consulted for addresses carried in PROXY headers. */
+  allows: (address: string) => boolean;
+  /** Budget for log lines about refusals (a scan must not flood the log). */
+  refusalLog: LogLimiter;
 }
 
 /** How long the proxy may spend finishing the database's handshake after the client left. */
@@ -77,6 +88,12 @@ export class Session {
   } = {};
   private reportedClientToBackend = 0;
   private reportedBackendToClient = 0;
+  /** Set while a trusted load balancer's PROXY header is still being read. */
+  private proxyGate?: ProxyHeaderGate;
+  private proxyWaitTimer?: NodeJS.Timeout;
+  /** The client as the load balancer reported it, when it did. */
+  private carriedSource?: ProxyAddress;
+  private carriedDestination?: ProxyAddress;
 
   constructor(
     private readonly client: net.Socket,
@@ -89,8 +106,13 @@ export class Session {
     client.on('close', this.onClientClose);
   }
 
+  /** The real client: the PROXY header's source when a trusted balancer sent one, else the peer. */
   get clientAddress(): string {
-    return displayAddress(this.client.remoteAddress);
+    return displayAddress(this.carriedSource?.address ?? this.client.remoteAddress);
+  }
+
+  private get clientPort(): number | undefined {
+    return this.carriedSource?.port ?? this.client.remotePort;
   }
 
   get isEstablished(): boolean {
@@ -103,7 +125,13 @@ export class Session {
     endSocket(this.client, encodePacket(encodeProxyError(error, false), 0));
   }
 
-  start(): void {
+  /**
+   * `expectProxyHeader`: the peer is a trusted load balancer. Its header usually arrives at once;
+   * then the access list sees the real client before the database is dialled. Balancers that send
+   * it only with the client's first bytes (MySQL clients wait for the greeting) get the greeting
+   * after --proxy-protocol-wait, and the header is checked when it comes.
+   */
+  start(options: { expectProxyHeader?: boolean } = {}): void {
     const { settings, metrics } = this.deps;
     this.counted = true;
     metrics.connectionsActive.inc({ transport: 'pending' });
@@ -111,7 +139,12 @@ export class Session {
     this.client.setKeepAlive(true, KEEPALIVE_MS);
     this.client.on('data', this.onClientData);
     this.handshakeTimer = setTimeout(this.onHandshakeTimeout, settings.handshakeTimeoutMs);
-    this.dialBackend();
+    if (options.expectProxyHeader) {
+      this.proxyGate = new ProxyHeaderGate();
+      this.proxyWaitTimer = setTimeout(() => this.dialBackend(), settings.proxyProtocolWaitMs);
+    } else {
+      this.dialBackend();
+    }
   }
 
   /** Drain ran out: close both sides now. */
@@ -137,11 +170,15 @@ export class Session {
   // ---- database leg ---------------------------------------------------------------------------
 
   private dialBackend(): void {
+    clearTimeout(this.proxyWaitTimer);
+    if (this.backend || this.reason) return;
     const { backend: target, backendLocalAddress, backendConnectTimeoutMs } = this.deps.settings;
     const dialStarted = performance.now();
     const backend = net.connect({ host: target.host, port: target.port, localAddress: backendLocalAddress });
     this.backend = backend;
     this.backendClosed = false;
+    // Queued until connected, so it is the first thing the database reads.
+    if (this.deps.settings.backendProxyProtocol === 'v2') backend.write(this.backendProxyHeader());
     this.connectTimer = setTimeout(() => {
       this.feed({
         type: 'backendClosed',
@@ -205,8 +242,53 @@ export class Session {
   // ---- client leg -----------------------------------------------------------------------------
 
   private readonly onClientData = (data: Buffer): void => {
+    if (this.proxyGate) {
+      const result = this.proxyGate.push(data);
+      if (result.status === 'incomplete') return;
+      this.proxyGate = undefined;
+      if (result.status === 'invalid') {
+        this.refuseAfterStart('proxy_protocol', proxyErrors.badHandshake(`invalid PROXY protocol header: ${result.reason}`));
+        return;
+      }
+      this.carriedSource = result.source;
+      this.carriedDestination = result.destination;
+      if (!this.deps.allows(this.carriedSource?.address ?? this.client.remoteAddress ?? '')) {
+        this.refuseAfterStart('ip_not_allowed', proxyErrors.hostNotAllowed(this.clientAddress));
+        return;
+      }
+      this.dialBackend();
+      if (result.rest.length === 0) return;
+      data = result.rest;
+    }
     this.feed({ type: 'clientData', data });
   };
+
+  /** A refusal once the session runs: before the greeting, as on accept; after it, through the machine. */
+  private refuseAfterStart(reason: CloseReason, error: ProxyError): void {
+    if (!this.backend) {
+      clearTimeout(this.proxyWaitTimer);
+      clearTimeout(this.handshakeTimer);
+      this.refuse(reason, error);
+      return;
+    }
+    this.feed({ type: 'abort', reason, error, detail: error.message });
+  }
+
+  /**
+   * The PROXY v2 header for the database: the client as seen by the proxy (or as carried by a
+   * balancer). When a lazy balancer has not sent its header yet, the database gets LOCAL, i.e. the
+   * proxy's own address, because the header must precede the greeting.
+   */
+  private backendProxyHeader(): Buffer {
+    if (this.proxyGate) return encodeProxyV2Local();
+    const source = this.carriedSource ?? { address: this.client.remoteAddress ?? '', port: this.client.remotePort ?? 0 };
+    const destination = this.carriedDestination ?? { address: this.client.localAddress ?? '', port: this.client.localPort ?? 0 };
+    try {
+      return encodeProxyV2(sameFamily(source, destination), sameFamily(destination, source));
+    } catch {
+      return encodeProxyV2Local();
+    }
+  }
 
   private readonly onClientError = (error: NodeJS.ErrnoException): void => {
     if (this.established) {
@@ -275,7 +357,12 @@ export class Session {
     metrics.tlsHandshakeDuration.observe({ version }, (performance.now() - this.tlsStartedAt) / 1000);
     this.setTransport('tls');
     socket.on('data', this.onClientData);
-    this.feed({ type: 'tlsEstablished' });
+    // Two-way TLS: TLS is up, so the client reads a MySQL error (after its login) instead of a bare alert.
+    const refuseLogin =
+      this.deps.tls.requiresClientCertificate && !socket.authorized
+        ? { reason: 'client_certificate' as const, error: proxyErrors.clientCertificateRequired(String(socket.authorizationError ?? 'no certificate')) }
+        : undefined;
+    this.feed({ type: 'tlsEstablished', refuseLogin });
   }
 
   private onTlsFailed(error: Error, reason: TlsFailureReason): void {
@@ -405,15 +492,22 @@ export class Session {
     clearTimeout(this.handshakeTimer);
     clearTimeout(this.connectTimer);
     clearTimeout(this.releaseTimer);
+    clearTimeout(this.proxyWaitTimer);
     const reason = this.reason ?? 'client_closed';
     const { metrics, logger } = this.deps;
     const bytes = this.takeByteDeltas();
     metrics.addBytes(bytes.clientToBackend, bytes.backendToClient);
     if (this.counted) metrics.connectionsActive.dec({ transport: this.transport });
+    const rejection = rejectionFor(reason);
+    const suppressed = rejection || reason === 'tls_handshake_failed' ? this.deps.refusalLog.take() : 0;
+    this.onFinished(this);
+    if (suppressed === undefined) return; // over the refusal log budget; metrics still counted it
     const entry = {
       event: 'connection_closed',
       session: this.id,
-      client: { address: this.clientAddress, port: this.client.remotePort },
+      client: { address: this.clientAddress, port: this.clientPort },
+      proxied_by: this.carriedSource ? displayAddress(this.client.remoteAddress) : undefined,
+      suppressed_before: suppressed > 0 ? suppressed : undefined,
       transport: this.transport,
       tls_version: this.log.tlsVersion,
       tls_cipher: this.log.tlsCipher,
@@ -430,8 +524,13 @@ export class Session {
     };
     if (WARN_REASONS.has(reason)) logger.warn(entry, `connection closed: ${reason}`);
     else logger.info(entry, `connection closed: ${reason}`);
-    this.onFinished(this);
   }
+}
+
+/** PROXY v2 carries one address family: an IPv4 address next to an IPv6 one is written mapped. */
+function sameFamily(address: ProxyAddress, other: ProxyAddress): ProxyAddress {
+  if (net.isIPv4(address.address) && net.isIPv6(other.address)) return { ...address, address: `::ffff:${address.address}` };
+  return address;
 }
 
 /** IPv4-mapped IPv6 peers (::ffff:10.1.2.3) are shown as the IPv4 address users know. */

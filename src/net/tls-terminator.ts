@@ -24,11 +24,16 @@ export class TlsTerminator {
     credentials: LoadedCredentials,
     private readonly policy: TlsPolicy,
     handshakeTimeoutMs: number,
+    /** Two-way TLS (--client-ca): CA certificates that client certificates must chain to. */
+    private readonly clientCa?: Buffer,
   ) {
     this.server = tls.createServer({
       ...this.contextOptions(credentials),
       handshakeTimeout: handshakeTimeoutMs,
-      requestCert: false, // one-way TLS, as TiDB Cloud
+      // One-way TLS (as TiDB Cloud) unless --client-ca. The verdict is not left to OpenSSL
+      // (rejectUnauthorized: false): the session refuses unverified clients with a MySQL ERR they can read.
+      requestCert: clientCa !== undefined,
+      rejectUnauthorized: false,
     });
     this.server.on('secureConnection', (socket: tls.TLSSocket) => {
       const handlers = this.take(socket);
@@ -38,6 +43,10 @@ export class TlsTerminator {
     this.server.on('tlsClientError', (error: Error, socket: tls.TLSSocket) => {
       this.take(socket)?.failed(error, classifyTlsFailure(error));
     });
+  }
+
+  get requiresClientCertificate(): boolean {
+    return this.clientCa !== undefined;
   }
 
   /** New handshakes use these credentials; established sessions keep theirs. */
@@ -62,6 +71,11 @@ export class TlsTerminator {
   }
 
   private contextOptions(credentials: LoadedCredentials): tls.SecureContextOptions {
-    return { ...secureContextOptions(this.policy), cert: credentials.cert, key: credentials.key };
+    return {
+      ...secureContextOptions(this.policy),
+      cert: credentials.cert,
+      key: credentials.key,
+      ...(this.clientCa ? { ca: this.clientCa } : {}),
+    };
   }
 }

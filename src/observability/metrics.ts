@@ -109,6 +109,13 @@ export class ProxyMetrics {
     registers: [this.registry],
   });
 
+  /** Added to the interface's table: the backend probe's verdict, the same one /readyz uses. */
+  readonly backendUp = new Gauge({
+    name: `${METRIC_PREFIX}backend_up`,
+    help: "Whether the database answers the proxy's probes (a clean login attempt every few seconds): 0 after several consecutive failures, 1 again after one success.",
+    registers: [this.registry],
+  });
+
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
     // Zero-initialise the closed label sets so dashboards and rate() see every series from the start.
@@ -120,6 +127,7 @@ export class ProxyMetrics {
       this.auth.inc({ result }, 0);
       this.certificateReloads.inc({ result }, 0);
     }
+    this.backendUp.set(1); // optimistic until the probes say otherwise
     this.bytes.inc({ direction: 'client_to_backend' }, 0);
     this.bytes.inc({ direction: 'backend_to_client' }, 0);
   }

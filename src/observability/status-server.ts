@@ -1,13 +1,11 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from './logger';
+import { LIVE_PAGE_CSP, LIVE_PAGE_CSS, LIVE_PAGE_HTML, LIVE_PAGE_JS } from './live-page';
 import type { ProxyMetrics } from './metrics';
+import type { Readiness } from './readiness';
 
-export interface Readiness {
-  ready: boolean;
-  /** Why not ready, e.g. "draining", "certificate not loaded". */
-  reasons: string[];
-}
+export type { Readiness } from './readiness';
 
 export interface StatusSources {
   metrics: ProxyMetrics;
@@ -18,8 +16,9 @@ export interface StatusSources {
 
 /**
  * The status port: /metrics (Prometheus), /healthz (process alive), /readyz (can take traffic),
- * /ca.pem (the CA to download, as TiDB Cloud's "CA cert" button). Loopback by default: metrics
- * reveal traffic patterns and must be exposed on purpose.
+ * /ca.pem (the CA to download, as TiDB Cloud's "CA cert" button) and / (a live page that reads
+ * /metrics in the browser). Loopback by default: metrics reveal traffic patterns and must be
+ * exposed on purpose.
  */
 export function createStatusServer(sources: StatusSources, logger: Logger): http.Server {
   const server = http.createServer((req, res) => {
@@ -74,11 +73,33 @@ async function handle(
         .end(pem);
       return;
     }
+    case '/':
+      sendAsset(res, 'text/html; charset=utf-8', LIVE_PAGE_HTML);
+      return;
+    case '/live.css':
+      sendAsset(res, 'text/css; charset=utf-8', LIVE_PAGE_CSS);
+      return;
+    case '/live.js':
+      sendAsset(res, 'text/javascript; charset=utf-8', LIVE_PAGE_JS);
+      return;
     default:
       res
         .writeHead(404, { 'content-type': 'text/plain' })
-        .end('not found: try /metrics, /healthz, /readyz, /ca.pem\n');
+        .end('not found: try /, /metrics, /healthz, /readyz, /ca.pem\n');
   }
+}
+
+/** The live page's files: same-origin only, no inline code, nothing cached across versions. */
+function sendAsset(res: http.ServerResponse, contentType: string, body: string): void {
+  res
+    .writeHead(200, {
+      'content-type': contentType,
+      'content-security-policy': LIVE_PAGE_CSP,
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'no-referrer',
+      'cache-control': 'no-cache',
+    })
+    .end(body);
 }
 
 export function listenStatusServer(server: http.Server, host: string, port: number): Promise<AddressInfo> {

@@ -8,6 +8,7 @@ import { encodeErrPacket } from './err-packet';
 export const ErrorCode = {
   TOO_MANY_CONNECTIONS: 1040, // ER_CON_COUNT_ERROR, SQLSTATE 08004
   HANDSHAKE_ERROR: 1043, // ER_HANDSHAKE_ERROR, SQLSTATE 08S01
+  ACCESS_DENIED: 1045, // ER_ACCESS_DENIED_ERROR, SQLSTATE 28000 (also used by MySQL for failed X509 requirements)
   HOST_NOT_ALLOWED: 1130, // ER_HOST_NOT_PRIVILEGED
   CONNECTION_ERROR: 2003, // CR_CONN_HOST_ERROR (client-side code, used by proxies for an unreachable backend)
   SECURE_TRANSPORT_REQUIRED: 3159, // ER_SECURE_TRANSPORT_REQUIRED, SQLSTATE HY000
@@ -50,6 +51,11 @@ export const proxyErrors = {
     code: ErrorCode.SECURE_TRANSPORT_REQUIRED,
     sqlState: 'HY000',
     message: 'Connections using insecure transport are prohibited while --require_secure_transport=ON.',
+  }),
+  clientCertificateRequired: (why: string): ProxyError => ({
+    code: ErrorCode.ACCESS_DENIED,
+    sqlState: '28000',
+    message: `Access denied: a client certificate signed by the proxy's --client-ca is required (${why})`,
   }),
   shuttingDown: (): ProxyError => ({
     code: ErrorCode.SERVER_SHUTDOWN,

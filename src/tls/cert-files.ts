@@ -66,6 +66,20 @@ export async function writeCertificates(
   }
 }
 
+/**
+ * Rotation: replaces only the server certificate and key (the CA stays). The key is written first
+ * and the certificate right after, each atomically; a proxy watching the files debounces the two
+ * renames into one reload.
+ */
+export async function writeServerCertificate(
+  paths: Pick<CertPaths, 'dir' | 'serverCert' | 'serverKey'>,
+  pem: Pick<GeneratedPem, 'serverCert' | 'serverKey'>,
+): Promise<void> {
+  await ensureDirectory(paths.dir);
+  await writeFileAtomic(paths.serverKey, pem.serverKey, KEY_MODE);
+  await writeFileAtomic(paths.serverCert, pem.serverCert, CERT_MODE);
+}
+
 /** Creates the directory private to the user, but leaves the mode of an existing one alone. */
 async function ensureDirectory(dir: string): Promise<void> {
   const created = await fsp.mkdir(dir, { recursive: true, mode: DIR_MODE });

@@ -26,6 +26,8 @@ export interface LoadedCredentials {
   notAfter: Date;
   fingerprintSha256: string;
   sans: string[];
+  /** Loads fine but clients will likely refuse it (e.g. not issued by --ca-file); for logging. */
+  warnings?: string[];
 }
 
 export class CredentialsError extends Error {
@@ -52,6 +54,17 @@ export function loadCredentials(paths: CredentialPaths, policy: TlsPolicy): Load
   } catch (error) {
     throw new CredentialsError(`${paths.cert} / ${paths.key}: ${(error as Error).message}`);
   }
+  const warnings: string[] = [];
+  if (ca) {
+    const authorities = parseCertificates(ca);
+    if (authorities.length === 0)
+      throw new CredentialsError(`${paths.caFile}: no PEM certificate in the CA file (--ca-file)`);
+    if (!chainsTo(parseCertificates(cert), authorities)) {
+      warnings.push(
+        `${paths.cert} is not issued by the CA in ${paths.caFile}: clients that trust that CA will refuse it`,
+      );
+    }
+  }
   return {
     cert,
     key,
@@ -61,7 +74,38 @@ export function loadCredentials(paths: CredentialPaths, policy: TlsPolicy): Load
     notAfter: new Date(leaf.validTo),
     fingerprintSha256: leaf.fingerprint256,
     sans: leaf.subjectAltName ? leaf.subjectAltName.split(', ') : [],
+    warnings,
   };
+}
+
+/** True when both hold the very same certificate chain, key and CA bytes. */
+export function sameCredentials(a: LoadedCredentials, b: LoadedCredentials): boolean {
+  const same = (x?: Buffer, y?: Buffer) => (x && y ? x.equals(y) : x === y);
+  return same(a.cert, b.cert) && same(a.key, b.key) && same(a.ca, b.ca);
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/** Every parsable certificate in a PEM bundle, in file order. */
+export function parseCertificates(pem: Buffer | string): crypto.X509Certificate[] {
+  const found: crypto.X509Certificate[] = [];
+  for (const block of pem.toString('utf8').match(PEM_CERTIFICATE) ?? []) {
+    try {
+      found.push(new crypto.X509Certificate(block));
+    } catch {
+      // skip a damaged block; the caller decides whether nothing usable is an error
+    }
+  }
+  return found;
+}
+
+/** Whether some certificate of the served chain is one of, or is signed by one of, the CAs. */
+function chainsTo(chain: crypto.X509Certificate[], authorities: crypto.X509Certificate[]): boolean {
+  return chain.some((cert) =>
+    authorities.some(
+      (ca) => cert.raw.equals(ca.raw) || (cert.checkIssued(ca) && cert.verify(ca.publicKey)),
+    ),
+  );
 }
 
 /** Options shared by every client-facing TLS context: TLS 1.2+ only, ever. */

@@ -6,7 +6,7 @@
  * Pure: no file I/O, logging or metrics. Everything is done with WebCrypto and
  * @peculiar/x509 so that no `openssl` binary is needed at runtime.
  */
-import { KeyObject, webcrypto } from 'node:crypto';
+import { KeyObject, X509Certificate as NodeX509Certificate, createPrivateKey, webcrypto } from 'node:crypto';
 import { isIP } from 'node:net';
 import type * as X509 from '@peculiar/x509';
 
@@ -60,7 +60,13 @@ export async function generateDevCertificates(options: CertOptions): Promise<Gen
   const caKeys = await generateKeyPair(options);
   const caCert = await createCaCertificate(caKeys, notBefore, Math.max(options.days, MIN_CA_DAYS));
   const serverKeys = await generateKeyPair(options);
-  const serverCert = await createServerCertificate(serverKeys, caKeys, caCert, sans, notBefore, options);
+  const serverCert = await createServerCertificate(
+    serverKeys,
+    { privateKey: caKeys.privateKey, publicKey: caKeys.publicKey, cert: caCert },
+    sans,
+    notBefore,
+    options,
+  );
 
   return {
     caCert: certificateToPem(caCert),
@@ -68,6 +74,81 @@ export async function generateDevCertificates(options: CertOptions): Promise<Gen
     serverCert: certificateToPem(serverCert),
     serverKey: privateKeyToPem(serverKeys.privateKey),
   };
+}
+
+/**
+ * Issues a new server certificate and key signed by an existing CA (rotation that keeps the CA
+ * clients already trust). The CA may be ours or any other ECDSA (P-256/P-384/P-521) or RSA CA;
+ * the new certificate is signed with the CA's algorithm and SHA-256, whatever `keyType` the new
+ * server key has. Throws CertOptionsError when the CA files are unusable or do not belong together.
+ */
+export async function issueServerCertificate(
+  ca: { cert: string; key: string },
+  options: CertOptions,
+): Promise<{ serverCert: string; serverKey: string }> {
+  validateOptions(options);
+  const sans = options.hosts.map(toSanEntry);
+  const issuer = await importCa(ca);
+  const notBefore = new Date(Date.now() - CLOCK_SKEW_MS);
+  const serverKeys = await generateKeyPair(options);
+  const serverCert = await createServerCertificate(serverKeys, issuer, sans, notBefore, options);
+  return { serverCert: certificateToPem(serverCert), serverKey: privateKeyToPem(serverKeys.privateKey) };
+}
+
+interface Issuer {
+  privateKey: webcrypto.CryptoKey;
+  /** The CA's public key, or the CA certificate itself, for the authority key identifier. */
+  publicKey: webcrypto.CryptoKey;
+  cert: X509.X509Certificate;
+}
+
+async function importCa(ca: { cert: string; key: string }): Promise<Issuer> {
+  const x509 = loadX509();
+  let nodeCert: NodeX509Certificate;
+  let cert: X509.X509Certificate;
+  try {
+    nodeCert = new NodeX509Certificate(ca.cert);
+    cert = new x509.X509Certificate(ca.cert);
+  } catch (err) {
+    throw new CertOptionsError(`the CA certificate is not a PEM certificate (${(err as Error).message})`);
+  }
+  if (!nodeCert.ca) throw new CertOptionsError('the CA certificate is not a CA (basicConstraints CA:FALSE)');
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(ca.key);
+  } catch (err) {
+    throw new CertOptionsError(`the CA key is not a PEM private key (${(err as Error).message})`);
+  }
+  if (!nodeCert.checkPrivateKey(key)) {
+    throw new CertOptionsError('the CA key does not belong to the CA certificate');
+  }
+  const algorithm = importAlgorithm(key);
+  const der = key.export({ type: 'pkcs8', format: 'der' });
+  const privateKey = await webcrypto.subtle.importKey('pkcs8', der, algorithm, false, ['sign']);
+  const publicKey = await webcrypto.subtle.importKey(
+    'spki',
+    nodeCert.publicKey.export({ type: 'spki', format: 'der' }),
+    algorithm,
+    true,
+    ['verify'],
+  );
+  if (addDays(new Date(), 1) > new Date(nodeCert.validTo)) {
+    throw new CertOptionsError(`the CA certificate expires ${new Date(nodeCert.validTo).toISOString()}`);
+  }
+  return { privateKey, publicKey, cert };
+}
+
+const EC_CURVES: Record<string, string> = { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' };
+
+function importAlgorithm(key: KeyObject): webcrypto.RsaHashedImportParams | webcrypto.EcKeyImportParams {
+  if (key.asymmetricKeyType === 'rsa') return { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
+  if (key.asymmetricKeyType === 'ec') {
+    const curve = EC_CURVES[key.asymmetricKeyDetails?.namedCurve ?? ''];
+    if (curve) return { name: 'ECDSA', namedCurve: curve };
+  }
+  throw new CertOptionsError(
+    `unsupported CA key type ${key.asymmetricKeyType ?? 'unknown'} (ECDSA P-256/P-384/P-521 or RSA)`,
+  );
 }
 
 // ---------------------------------------------------------------------------
@@ -174,8 +255,7 @@ async function createCaCertificate(
 
 async function createServerCertificate(
   keys: KeyPair,
-  caKeys: KeyPair,
-  caCert: X509.X509Certificate,
+  issuer: Issuer,
   sans: SanEntry[],
   notBefore: Date,
   options: CertOptions,
@@ -186,22 +266,30 @@ async function createServerCertificate(
     options.keyType === 'rsa'
       ? x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment
       : x509.KeyUsageFlags.digitalSignature;
+  // Never outlive the issuing CA: clients refuse the chain once the CA has expired anyway.
+  const requested = addDays(notBefore, options.days);
+  const notAfter = requested > issuer.cert.notAfter ? issuer.cert.notAfter : requested;
+  // The authority key identifier must equal the CA's subject key identifier when it has one
+  // (a foreign CA may have computed it differently from a SHA-1 of its key).
+  const caKeyId = issuer.cert.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId;
   return x509.X509CertificateGenerator.create(
     {
       serialNumber: randomSerialNumber(),
       subject: distinguishedName(options.hosts[0]),
-      issuer: caCert.subjectName,
+      issuer: issuer.cert.subjectName,
       notBefore,
-      notAfter: addDays(notBefore, options.days),
+      notAfter,
       publicKey: keys.publicKey,
-      signingKey: caKeys.privateKey,
-      signingAlgorithm: signingAlgorithm(options.keyType),
+      signingKey: issuer.privateKey,
+      signingAlgorithm: signingAlgorithm(keyTypeOf(issuer)),
       extensions: [
         new x509.BasicConstraintsExtension(false, undefined, true),
         new x509.KeyUsagesExtension(usages, true),
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
         new x509.SubjectAlternativeNameExtension(sans, false),
-        await x509.AuthorityKeyIdentifierExtension.create(caKeys.publicKey, false, CRYPTO),
+        caKeyId
+          ? new x509.AuthorityKeyIdentifierExtension(caKeyId, false)
+          : await x509.AuthorityKeyIdentifierExtension.create(issuer.publicKey, false, CRYPTO),
         await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, CRYPTO),
       ],
     },
@@ -209,7 +297,7 @@ async function createServerCertificate(
   );
 }
 
-function keyTypeOf(keys: KeyPair): KeyType {
+function keyTypeOf(keys: { publicKey: webcrypto.CryptoKey }): KeyType {
   return keys.publicKey.algorithm.name === 'ECDSA' ? 'ecdsa' : 'rsa';
 }
 

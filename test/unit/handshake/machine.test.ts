@@ -361,3 +361,35 @@ describe('HandshakeMachine, releasing the database when the client gives up', ()
     expect(closed).toBe(1);
   });
 });
+
+describe('HandshakeMachine, PROXY headers from untrusted peers', () => {
+  it.each([
+    ['v1, before the greeting', Buffer.from('PROXY TCP4 10.0.0.1 10.0.0.2 1 2\r\n'), false],
+    ['v2, after the greeting', Buffer.from('0d0a0d0a000d0a515549540a21110000', 'hex'), true],
+  ])('refuses %s with proxy_protocol', (_name, header, greetFirst) => {
+    const machine = new HandshakeMachine(options);
+    if (greetFirst) machine.handle({ type: 'backendData', data: encodePacket(greetingPayload, 0) });
+    const actions = machine.handle({ type: 'clientData', data: header });
+    const close = of(actions, 'closeClient')[0];
+    expect(close.reason).toBe('proxy_protocol');
+    expect(parseErrPacket(packetsIn([close.packet!])[0].payload).code).toBe(1043);
+  });
+});
+
+describe('HandshakeMachine, a login refused after TLS (two-way TLS without a valid certificate)', () => {
+  it('waits for the HandshakeResponse, answers ERR with sequence id 3 and never forwards it', () => {
+    const machine = new HandshakeMachine(options);
+    machine.handle({ type: 'backendData', data: encodePacket(greetingPayload, 0) });
+    machine.handle({ type: 'clientData', data: encodePacket(sslRequest, 1) });
+    const error = { code: 1045, sqlState: '28000', message: 'Access denied: a client certificate is required' };
+    expect(machine.handle({ type: 'tlsEstablished', refuseLogin: { reason: 'client_certificate', error } })).toEqual([]);
+    const actions = machine.handle({ type: 'clientData', data: encodePacket(responsePayload(CLIENT_CAPS | Capability.SSL), 2) });
+    expect(of(actions, 'login')[0]).toMatchObject({ user: 'app' });
+    const close = of(actions, 'closeClient')[0];
+    expect(close.reason).toBe('client_certificate');
+    const [err] = packetsIn([close.packet!]);
+    expect(err.seq).toBe(3);
+    expect(parseErrPacket(err.payload)).toMatchObject({ code: 1045, sqlState: '28000' });
+    expect(toBackend(actions).map((p) => parseHandshakeResponse(p.payload).username.toString())).toEqual([ABORTED_LOGIN_USER]);
+  });
+});

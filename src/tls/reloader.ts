@@ -1,0 +1,202 @@
+/**
+ * Hot reload of the served certificate, chain, key and CA: on SIGHUP and when the files change.
+ *
+ * - A reload re-reads and validates everything (loadCredentials); only a complete, matching set
+ *   is swapped in. New handshakes get it, established sessions keep theirs. A broken, mismatched
+ *   or unreadable file keeps the previous certificate, logs why and counts
+ *   certificate_reloads_total{result="error"}.
+ * - Files identical to the ones being served (an unrelated file in the same directory changed,
+ *   an editor touched the file, a SIGHUP without a renewal) change nothing: logged at debug as
+ *   `certificate_unchanged` and NOT counted, so `result="ok"` counts real certificate changes.
+ * - Reloads are serialized: a request while one runs queues at most one more, which reads the
+ *   files after the running one is done.
+ * - certificate_expiry_timestamp_seconds always shows the served certificate's notAfter. The
+ *   remaining validity is checked at startup (an expired certificate is reported loudly), after
+ *   every reload that changed the certificate, and once a day.
+ */
+import type { Logger } from '../observability/logger';
+import type { ProxyMetrics } from '../observability/metrics';
+import {
+  loadCredentials,
+  sameCredentials,
+  type CredentialPaths,
+  type LoadedCredentials,
+  type TlsPolicy,
+} from './credentials';
+import { DEFAULT_DEBOUNCE_MS, watchFiles, type FileWatcher } from './watch';
+
+export type ReloadTrigger = 'sighup' | 'file_change' | 'api';
+export type ReloadOutcome = 'reloaded' | 'unchanged' | 'error';
+
+export const DAY_MS = 86_400_000;
+/** Below this much validity left, a warning is logged (daily and on every reload). */
+export const EXPIRY_WARNING_MS = 14 * DAY_MS;
+
+export interface ReloaderDeps {
+  paths: CredentialPaths;
+  policy: TlsPolicy;
+  logger: Logger;
+  metrics: Pick<ProxyMetrics, 'certificateExpiry' | 'certificateReloads'>;
+  /** Puts new credentials into service (the TLS terminator, /ca.pem). */
+  apply(next: LoadedCredentials): void;
+}
+
+export interface ReloaderOptions {
+  /** Watch the certificate, key and CA files. Default true. */
+  watch?: boolean;
+  debounceMs?: number;
+  /** How often the expiry check runs. Default one day. */
+  expiryCheckMs?: number;
+}
+
+export class CertificateReloader {
+  private served: LoadedCredentials;
+  private chain: Promise<unknown> = Promise.resolve();
+  private queued: Promise<ReloadOutcome> | undefined;
+  private watcher: FileWatcher | undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly deps: ReloaderDeps,
+    initial: LoadedCredentials,
+  ) {
+    this.served = initial;
+    deps.metrics.certificateExpiry.set(initial.notAfter.getTime() / 1000);
+  }
+
+  get current(): LoadedCredentials {
+    return this.served;
+  }
+
+  /** Startup report, file watching and the daily expiry check. */
+  start(options: ReloaderOptions = {}): void {
+    this.reportExpiry(true);
+    this.reportWarnings(this.served);
+    if (options.watch !== false) {
+      const { paths, logger } = this.deps;
+      const files = [paths.cert, paths.key, ...(paths.caFile ? [paths.caFile] : [])];
+      this.watcher = watchFiles(files, () => void this.reload('file_change'), {
+        debounceMs: options.debounceMs ?? DEFAULT_DEBOUNCE_MS,
+        onError: (error, directory) =>
+          logger.warn(
+            { event: 'certificate_watch_failed', directory, error: error.message },
+            `cannot watch ${directory} for certificate changes (${error.message}); reload with SIGHUP`,
+          ),
+      });
+    }
+    this.expiryTimer = setInterval(() => this.reportExpiry(false), options.expiryCheckMs ?? DAY_MS);
+    this.expiryTimer.unref();
+  }
+
+  /** Re-reads all files; serialized, and coalesced while one is waiting to run. */
+  reload(trigger: ReloadTrigger): Promise<ReloadOutcome> {
+    if (this.queued) return this.queued;
+    const next = this.chain.then(() => {
+      this.queued = undefined;
+      return this.attempt(trigger);
+    });
+    this.queued = next;
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.watcher?.close();
+    this.watcher = undefined;
+    if (this.expiryTimer) clearInterval(this.expiryTimer);
+    this.expiryTimer = undefined;
+  }
+
+  private attempt(trigger: ReloadTrigger): ReloadOutcome {
+    const { logger, metrics } = this.deps;
+    if (this.closed) return 'unchanged';
+    const previous = this.served;
+    let next: LoadedCredentials;
+    try {
+      next = loadCredentials(this.deps.paths, this.deps.policy);
+    } catch (error) {
+      metrics.certificateReloads.inc({ result: 'error' });
+      logger.error(
+        {
+          event: 'certificate_reload_failed',
+          trigger,
+          error: (error as Error).message,
+          serial: previous.serialNumber,
+        },
+        `certificate reload failed, still serving serial ${previous.serialNumber}: ${(error as Error).message}`,
+      );
+      return 'error';
+    }
+    if (sameCredentials(previous, next)) {
+      logger.debug(
+        { event: 'certificate_unchanged', trigger, serial: next.serialNumber },
+        'certificate files unchanged',
+      );
+      return 'unchanged';
+    }
+    this.deps.apply(next);
+    this.served = next;
+    metrics.certificateExpiry.set(next.notAfter.getTime() / 1000);
+    metrics.certificateReloads.inc({ result: 'ok' });
+    logger.info(
+      {
+        event: 'certificate_reloaded',
+        trigger,
+        serial: next.serialNumber,
+        previous_serial: previous.serialNumber,
+        subject: next.subject,
+        sans: next.sans,
+        not_after: next.notAfter.toISOString(),
+        fingerprint_sha256: next.fingerprintSha256,
+        ca_changed: !sameBuffer(previous.ca, next.ca),
+      },
+      `certificate reloaded (serial ${next.serialNumber}, valid until ${next.notAfter.toISOString()}); new connections use it`,
+    );
+    this.reportExpiry(false);
+    this.reportWarnings(next);
+    return 'reloaded';
+  }
+
+  private reportWarnings(credentials: LoadedCredentials): void {
+    for (const warning of credentials.warnings ?? []) {
+      this.deps.logger.warn({ event: 'certificate_warning', warning }, warning);
+    }
+  }
+
+  /** Logs when the served certificate has expired or expires within 14 days. */
+  reportExpiry(startup: boolean, now = Date.now()): void {
+    reportExpiry(this.served, this.deps.logger, startup, now);
+  }
+}
+
+export function reportExpiry(
+  credentials: LoadedCredentials,
+  logger: Logger,
+  startup: boolean,
+  now = Date.now(),
+): void {
+  const left = credentials.notAfter.getTime() - now;
+  const fields = {
+    event: 'certificate_expiry',
+    serial: credentials.serialNumber,
+    not_after: credentials.notAfter.toISOString(),
+    days_left: Math.floor(left / DAY_MS),
+  };
+  if (left <= 0) {
+    const message = `the server certificate EXPIRED on ${credentials.notAfter.toISOString()}: clients that verify it will refuse to connect`;
+    logger.error(fields, message);
+    // At startup also on stderr: an operator watching the terminal must not miss it in JSON lines.
+    if (startup) process.stderr.write(`mysql-tls-proxy: WARNING: ${message}\n`);
+  } else if (left < EXPIRY_WARNING_MS) {
+    logger.warn(
+      fields,
+      `the server certificate expires in ${Math.ceil(left / DAY_MS)} days (${credentials.notAfter.toISOString()})`,
+    );
+  }
+}
+
+function sameBuffer(a?: Buffer, b?: Buffer): boolean {
+  return a && b ? a.equals(b) : a === b;
+}
