@@ -98,7 +98,17 @@ export async function startProxy(config: ServeConfig, logger: Logger): Promise<R
         backendLocalAddress: config.backendLocalAddress,
         handshakeTimeoutMs: config.handshakeTimeoutMs,
         backendConnectTimeoutMs: config.backendConnectTimeoutMs,
-        handshake: { ...DEFAULT_HANDSHAKE_OPTIONS, requireSecureTransport: config.requireSecureTransport },
+        handshake: {
+          ...DEFAULT_HANDSHAKE_OPTIONS,
+          requireSecureTransport: config.requireSecureTransport,
+          backendTls: config.backendTls !== 'off',
+          clientAttributes: config.clientAttrs,
+        },
+        backendTls: {
+          mode: config.backendTls,
+          ca: config.backendCa ? readConfigFile(config.backendCa, '--backend-ca') : undefined,
+          serverName: config.backendServerName,
+        },
         backendProxyProtocol: config.backendProxyProtocol,
         proxyProtocolWaitMs: config.proxyProtocolWaitMs,
       },
@@ -203,13 +213,14 @@ export async function startProxy(config: ServeConfig, logger: Logger): Promise<R
 }
 
 function readClientCa(path: string | undefined): Buffer | undefined {
-  if (!path) return undefined;
+  return path ? readConfigFile(path, '--client-ca') : undefined;
+}
+
+function readConfigFile(path: string, flag: string): Buffer {
   try {
     return fs.readFileSync(path);
   } catch (error) {
-    throw new ConfigError(
-      `cannot read --client-ca ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-    );
+    throw new ConfigError(`cannot read ${flag} ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
 }
 

@@ -135,6 +135,24 @@ function builder(yargs: Argv): Argv<RawServeOptions> {
       describe: 'v2: tell the backend the real client address in a PROXY v2 header (MariaDB proxy_protocol_networks, TiDB proxy-protocol.networks); off',
       group: 'Network:',
     })
+    .option('backend-tls', {
+      type: 'string',
+      default: d.backendTls,
+      describe: 'TLS to the backend: off, on (encrypt), verify (encrypt and verify with --backend-ca / --backend-server-name)',
+      group: 'Network:',
+    })
+    .option('backend-ca', { type: 'string', describe: 'CA for --backend-tls verify (default: the system store)', group: 'Network:' })
+    .option('backend-server-name', {
+      type: 'string',
+      describe: "Name the backend certificate must carry (default: --backend's host)",
+      group: 'Network:',
+    })
+    .option('client-attrs', {
+      type: 'boolean',
+      default: d.clientAttrs,
+      describe: 'Add _client_ip, _client_port, _client_tls_version, _client_tls_cipher to connection attributes (--no-client-attrs: off)',
+      group: 'Network:',
+    })
     .option('status', {
       type: 'string',
       default: d.status,

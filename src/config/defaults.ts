@@ -25,6 +25,8 @@ export const SERVE_DEFAULTS = {
   proxyProtocolFrom: [] as string[],
   proxyProtocolWait: 50,
   backendProxyProtocol: 'off',
+  backendTls: 'off',
+  clientAttrs: true,
   requireSecureTransport: false,
   status: '127.0.0.1:9400',
   maxConnections: 10_000,

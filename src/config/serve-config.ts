@@ -28,6 +28,11 @@ export interface ServeConfig {
   proxyProtocolFrom: string[];
   proxyProtocolWaitMs: number;
   backendProxyProtocol: 'off' | 'v2';
+  backendTls: 'off' | 'on' | 'verify';
+  backendCa?: string;
+  backendServerName?: string;
+  /** Add _client_ip/_client_port/_client_tls_* connection attributes to logins. */
+  clientAttrs: boolean;
   status?: HostPort;
   maxConnections: number;
   handshakeTimeoutMs: number;
@@ -55,6 +60,10 @@ export interface RawServeOptions {
   proxyProtocolFrom?: unknown;
   proxyProtocolWait?: unknown;
   backendProxyProtocol?: unknown;
+  backendTls?: unknown;
+  backendCa?: unknown;
+  backendServerName?: unknown;
+  clientAttrs?: unknown;
   status?: unknown;
   maxConnections?: unknown;
   handshakeTimeout?: unknown;
@@ -83,6 +92,10 @@ export function validateServeConfig(raw: RawServeOptions): ServeConfig {
   const backendProxyProtocol = str(raw.backendProxyProtocol, d.backendProxyProtocol, '--backend-proxy-protocol');
   if (backendProxyProtocol !== 'off' && backendProxyProtocol !== 'v2') {
     throw new ConfigError(`--backend-proxy-protocol must be off or v2, got '${backendProxyProtocol}'`);
+  }
+  const backendTls = str(raw.backendTls, d.backendTls, '--backend-tls');
+  if (backendTls !== 'off' && backendTls !== 'on' && backendTls !== 'verify') {
+    throw new ConfigError(`--backend-tls must be off, on or verify, got '${backendTls}'`);
   }
   const statusText = str(raw.status, d.status, '--status');
   const backendLocalAddress = optionalStr(raw.backendLocalAddress, '--backend-local-address');
@@ -116,6 +129,10 @@ export function validateServeConfig(raw: RawServeOptions): ServeConfig {
     proxyProtocolFrom,
     proxyProtocolWaitMs: int(raw.proxyProtocolWait, d.proxyProtocolWait, '--proxy-protocol-wait', 0),
     backendProxyProtocol,
+    backendTls,
+    backendCa: optionalStr(raw.backendCa, '--backend-ca'),
+    backendServerName: optionalStr(raw.backendServerName, '--backend-server-name'),
+    clientAttrs: bool(raw.clientAttrs, d.clientAttrs, '--client-attrs'),
     status: statusText === 'off' ? undefined : parseHostPort(statusText, '--status'),
     maxConnections: int(raw.maxConnections, d.maxConnections, '--max-connections', 1),
     handshakeTimeoutMs: int(raw.handshakeTimeout, d.handshakeTimeout, '--handshake-timeout', 1),

@@ -19,6 +19,7 @@ export const CLOSE_REASONS = [
   'client_certificate', // two-way TLS: the client presented no certificate, or one the CA did not sign
   'bad_packet', // the client sent something that is not the MySQL protocol
   'backend_protocol_error', // the database sent something that is not the MySQL protocol
+  'backend_tls_failed', // --backend-tls: the database offers no TLS, or its certificate did not verify
   'proxy_protocol', // a missing, malformed or untrusted PROXY protocol header
   'shutdown', // the proxy stopped and --drain-timeout ran out
 ] as const;
@@ -52,6 +53,7 @@ export function rejectionFor(reason: CloseReason): RejectionReason | undefined {
     case 'client_certificate':
       return reason;
     case 'backend_refused':
+    case 'backend_tls_failed':
       return 'backend_unavailable';
     default:
       return undefined;

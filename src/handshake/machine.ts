@@ -1,8 +1,14 @@
-import { Capability, hasCapability, withoutCapability } from '../protocol/capabilities';
+import { Capability, hasCapability, withCapability, withoutCapability } from '../protocol/capabilities';
 import { isErrPacket, parseErrPacket } from '../protocol/err-packet';
 import { encodeProxyError, proxyErrors, type ProxyError } from '../protocol/errors';
 import { isGreeting, parseGreeting, withGreetingCapability, type Greeting } from '../protocol/greeting';
-import { parseHandshakeResponse, withClientCapabilities } from '../protocol/handshake-response';
+import {
+  encodeHandshakeResponse,
+  parseHandshakeResponse,
+  withClientCapabilities,
+  type HandshakeResponse,
+} from '../protocol/handshake-response';
+import { SSL_REQUEST_LENGTH } from '../protocol/ssl-request';
 import { encodePacket, type Packet, PacketReader, PacketTooLargeError } from '../protocol/packet';
 import { MalformedPacketError } from '../protocol/reader';
 import { looksLikeProxyHeader } from '../protocol/proxy-protocol';
@@ -17,12 +23,27 @@ export interface HandshakeOptions {
   maxPacketSize: number;
   /** Refuse plaintext logins with ERR 3159 before the database sees the credentials. */
   requireSecureTransport: boolean;
+  /** The proxy itself runs SSLRequest + TLS towards the database (--backend-tls on|verify). */
+  backendTls: boolean;
+  /**
+   * Add _client_ip, _client_port, _client_tls_version and _client_tls_cipher to the login's
+   * connection attributes (as MySQL Router does), so the database can tell who connected and how.
+   */
+  clientAttributes: boolean;
 }
 
 export const DEFAULT_HANDSHAKE_OPTIONS: HandshakeOptions = {
   maxPacketSize: 128 * 1024,
   requireSecureTransport: false,
+  backendTls: false,
+  clientAttributes: false,
 };
+
+/** What the socket layer knows about the client, asked for when the login is forwarded. */
+export interface ClientFacts {
+  ip: string;
+  port: number;
+}
 
 type State =
   | 'awaitGreeting' // dialled the database, nothing sent to the client yet
@@ -70,12 +91,33 @@ export class HandshakeMachine {
   /** The auth plugin the database expects data for (greeting, then AuthSwitchRequest). */
   private backendPlugin?: string;
   private releaseRounds = 0;
+  private greetingSequenceId = 0;
   /** A refusal decided before the login (see the tlsEstablished event). */
   private refusal?: { reason: CloseReason; error: ProxyError };
+  /** Client-leg TLS facts, for the connection attributes. */
+  private clientTls?: { version: string; cipher: string };
+  /** 1 when the database leg carries an SSLRequest too (--backend-tls). */
+  private readonly backendOffset: number;
+  private backendTlsUp = false;
+  /** The login waiting for the database-leg TLS handshake. */
+  private pendingLogin?: Buffer;
 
-  constructor(private readonly options: HandshakeOptions = DEFAULT_HANDSHAKE_OPTIONS) {
+  constructor(
+    private readonly options: HandshakeOptions = DEFAULT_HANDSHAKE_OPTIONS,
+    private readonly clientFacts: () => ClientFacts = () => ({ ip: '', port: 0 }),
+  ) {
     this.client = new PacketReader(options.maxPacketSize);
     this.backend = new PacketReader(options.maxPacketSize);
+    this.backendOffset = options.backendTls ? 1 : 0;
+  }
+
+  /** Client-leg and database-leg sequence ids differ by the SSLRequests each leg carries. */
+  private toBackendSeq(clientSeq: number): number {
+    return (clientSeq - (this.transport === 'tls' ? 1 : 0) + this.backendOffset) & 0xff;
+  }
+
+  private toClientSeq(backendSeq: number): number {
+    return (backendSeq - this.backendOffset + (this.transport === 'tls' ? 1 : 0)) & 0xff;
   }
 
   get phase(): State {
@@ -103,7 +145,11 @@ export class HandshakeMachine {
         if (this.state !== 'tlsHandshake' || this.clientEnded) break;
         this.state = 'awaitResponse';
         this.refusal = event.refuseLogin;
+        this.clientTls = event.tls;
         this.guard(out, 'client', () => this.pumpClient(out));
+        break;
+      case 'backendTlsEstablished':
+        this.onBackendTls(out);
         break;
       case 'backendClosed':
         this.onBackendClosed(out, event.reason, event.detail);
@@ -172,7 +218,14 @@ export class HandshakeMachine {
     if (!hasCapability(greeting.capabilities, Capability.PROTOCOL_41)) {
       throw new MalformedPacketError('the database does not speak protocol 4.1');
     }
+    if (this.options.backendTls && !hasCapability(greeting.capabilities, Capability.SSL)) {
+      const detail = 'the database does not offer TLS (--backend-tls is on)';
+      this.endBackend(out);
+      this.endClient(out, 'backend_tls_failed', detail, proxyErrors.backendUnavailable(detail));
+      return;
+    }
     this.greeting = greeting;
+    this.greetingSequenceId = packet.sequenceId;
     this.backendSeq = packet.sequenceId;
     this.backendAwaitsClient = true;
     this.backendPlugin = greeting.authPluginName;
@@ -200,12 +253,8 @@ export class HandshakeMachine {
 
   private onAuthPacket(out: HandshakeAction[], packet: Packet): void {
     this.backendSeq = packet.sequenceId;
-    const shift = this.transport === 'tls' ? 1 : 0;
-    this.clientSeq = (packet.sequenceId + shift) & 0xff;
-    const relayed =
-      shift === 0
-        ? encodePacket(packet.payload, packet.sequenceId)
-        : encodePacket(packet.payload, this.clientSeq);
+    this.clientSeq = this.toClientSeq(packet.sequenceId);
+    const relayed = encodePacket(packet.payload, this.clientSeq);
     const kind = classifyServerAuthPacket(packet.payload);
     out.push({ type: 'sendToClient', data: relayed });
     if (kind === 'ok') {
@@ -229,7 +278,7 @@ export class HandshakeMachine {
 
   private onBackendClosed(
     out: HandshakeAction[],
-    reason: 'backend_closed' | 'backend_error' | 'backend_unavailable',
+    reason: 'backend_closed' | 'backend_error' | 'backend_unavailable' | 'backend_tls_failed',
     detail: string,
   ): void {
     if (this.backendEnded || this.state === 'established') return;
@@ -340,14 +389,72 @@ export class HandshakeMachine {
       this.endClient(out, this.refusal.reason, this.refusal.error.message, this.refusal.error);
       return;
     }
-    // The database leg is plain: it must not expect a TLS handshake. Only that bit changes.
-    const payload =
-      this.transport === 'tls'
-        ? withClientCapabilities(packet.payload, withoutCapability(response.capabilities, Capability.SSL))
-        : packet.payload;
-    this.responseForwarded = true;
     this.state = 'authenticating';
-    this.forwardToBackend(out, payload, packet.sequenceId);
+    this.submitLogin(out, this.loginForBackend(packet.payload, response));
+  }
+
+  /**
+   * The client's HandshakeResponse as the database should see it: CLIENT_SSL matching the
+   * database leg, and (optionally) the proxy's connection attributes. Nothing else changes; the
+   * attributes are only added when re-encoding reproduces the client's bytes exactly.
+   */
+  private loginForBackend(payload: Buffer, response: HandshakeResponse): Buffer {
+    const capabilities = this.options.backendTls
+      ? withCapability(response.capabilities, Capability.SSL)
+      : withoutCapability(response.capabilities, Capability.SSL);
+    const serverCaps = this.greeting?.capabilities ?? 0;
+    if (
+      this.options.clientAttributes &&
+      hasCapability(serverCaps, Capability.CONNECT_ATTRS) &&
+      encodeHandshakeResponse(response).equals(payload)
+    ) {
+      const facts = this.clientFacts();
+      const added: Array<[string, string]> = [
+        ['_client_ip', facts.ip],
+        ['_client_port', String(facts.port)],
+      ];
+      if (this.clientTls) {
+        added.push(['_client_tls_version', this.clientTls.version], ['_client_tls_cipher', this.clientTls.cipher]);
+      }
+      const kept = (response.attributes ?? []).filter(([key]) => !added.some(([name]) => name === key));
+      return encodeHandshakeResponse({
+        ...response,
+        capabilities: withCapability(capabilities, Capability.CONNECT_ATTRS),
+        attributes: [...kept, ...added],
+      });
+    }
+    return capabilities === response.capabilities ? payload : withClientCapabilities(payload, capabilities);
+  }
+
+  /**
+   * Sends a login to the database; with --backend-tls, first an SSLRequest (the login's own first
+   * 32 bytes) and the TLS handshake, and the login once onBackendTls runs.
+   */
+  private submitLogin(out: HandshakeAction[], payload: Buffer): void {
+    this.responseForwarded = true;
+    this.backendAwaitsClient = false;
+    if (this.options.backendTls && !this.backendTlsUp) {
+      this.pendingLogin = payload;
+      this.backendSeq = (this.greetingSeq() + 1) & 0xff;
+      out.push({ type: 'sendToBackend', data: encodePacket(payload.subarray(0, SSL_REQUEST_LENGTH), this.backendSeq) });
+      out.push({ type: 'startBackendTls' });
+      return;
+    }
+    this.backendSeq = (this.greetingSeq() + 1 + this.backendOffset) & 0xff;
+    out.push({ type: 'sendToBackend', data: encodePacket(payload, this.backendSeq) });
+  }
+
+  private greetingSeq(): number {
+    return this.greetingSequenceId;
+  }
+
+  private onBackendTls(out: HandshakeAction[]): void {
+    if (this.backendTlsUp || this.backendEnded || !this.pendingLogin) return;
+    this.backendTlsUp = true;
+    const login = this.pendingLogin;
+    this.pendingLogin = undefined;
+    this.backendSeq = (this.backendSeq + 1) & 0xff;
+    out.push({ type: 'sendToBackend', data: encodePacket(login, this.backendSeq) });
   }
 
   private forwardAuthPacket(out: HandshakeAction[], packet: Packet): void {
@@ -355,8 +462,7 @@ export class HandshakeMachine {
   }
 
   private forwardToBackend(out: HandshakeAction[], payload: Buffer, clientSeq: number): void {
-    const shift = this.transport === 'tls' ? 1 : 0;
-    this.backendSeq = (clientSeq - shift) & 0xff;
+    this.backendSeq = this.toBackendSeq(clientSeq);
     this.backendAwaitsClient = false;
     out.push({ type: 'sendToBackend', data: encodePacket(payload, this.backendSeq) });
   }
@@ -401,13 +507,12 @@ export class HandshakeMachine {
     if (this.backendEnded) return;
     if (!this.greeting) return; // wait for it; onGreeting calls back
     if (!this.responseForwarded) {
-      this.responseForwarded = true;
-      this.backendSeq = (this.backendSeq + 1) & 0xff;
-      this.backendAwaitsClient = false;
-      out.push({
-        type: 'sendToBackend',
-        data: encodePacket(abortedLoginResponse(this.greeting), this.backendSeq),
-      });
+      const login = abortedLoginResponse(this.greeting);
+      const capabilities = login.readUInt32LE(0);
+      this.submitLogin(
+        out,
+        this.options.backendTls ? withClientCapabilities(login, withCapability(capabilities, Capability.SSL)) : login,
+      );
       return;
     }
     if (this.backendAwaitsClient) this.answerForClient(out);

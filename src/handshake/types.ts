@@ -14,11 +14,18 @@ export type HandshakeEvent =
    * (e.g. no valid client certificate) once the HandshakeResponse arrives, as MySQL refuses a
    * failed X509 requirement during authentication, so the client reads the error where it expects one.
    */
-  | { type: 'tlsEstablished'; refuseLogin?: { reason: CloseReason; error: ProxyError } }
+  | {
+      type: 'tlsEstablished';
+      refuseLogin?: { reason: CloseReason; error: ProxyError };
+      /** Negotiated version and cipher, for the connection attributes the database sees. */
+      tls?: { version: string; cipher: string };
+    }
+  /** The TLS handshake on the database leg (--backend-tls) completed. */
+  | { type: 'backendTlsEstablished' }
   /** The database closed its side, its socket failed, or it could not be reached at all. */
   | {
       type: 'backendClosed';
-      reason: 'backend_closed' | 'backend_error' | 'backend_unavailable';
+      reason: 'backend_closed' | 'backend_error' | 'backend_unavailable' | 'backend_tls_failed';
       detail: string;
     }
   /**
@@ -35,6 +42,8 @@ export type HandshakeAction =
   | { type: 'greeting'; serverVersion: string; connectionId: number }
   /** Upgrade the client socket to TLS; `pending` holds bytes already read after the SSLRequest. */
   | { type: 'startTls'; pending: Buffer }
+  /** Run the TLS handshake on the database socket (its SSLRequest has just been sent). */
+  | { type: 'startBackendTls' }
   /** The client's HandshakeResponse arrived (user name for logs; never auth data). */
   | { type: 'login'; transport: Transport; user: string; database?: string; authPlugin?: string }
   /**

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import type tls from 'node:tls';
+import tls from 'node:tls';
 import { rejectionFor, type CloseReason } from '../handshake/close-reason';
 import { HandshakeMachine, type HandshakeOptions } from '../handshake/machine';
 import type { HandshakeAction, HandshakeEvent } from '../handshake/types';
@@ -25,6 +25,8 @@ export interface SessionSettings {
   backendProxyProtocol: 'off' | 'v2';
   /** How long to wait for a load balancer's PROXY header before greeting anyway. */
   proxyProtocolWaitMs: number;
+  /** TLS towards the database (--backend-tls): 'on' encrypts, 'verify' also checks its certificate. */
+  backendTls: { mode: 'off' | 'on' | 'verify'; ca?: Buffer; serverName?: string };
 }
 
 export interface SessionDeps {
@@ -64,6 +66,8 @@ export class Session {
   private readonly machine: HandshakeMachine;
   private clientStream: net.Socket | tls.TLSSocket;
   private backend?: net.Socket;
+  /** The database leg as the relay sees it: the socket, or TLS over it with --backend-tls. */
+  private backendStream?: net.Socket | tls.TLSSocket;
   private backendConnected = false;
   private established = false;
   private reason?: CloseReason;
@@ -101,7 +105,10 @@ export class Session {
     private readonly onFinished: (session: Session) => void,
   ) {
     this.clientStream = client;
-    this.machine = new HandshakeMachine(deps.settings.handshake);
+    this.machine = new HandshakeMachine(deps.settings.handshake, () => ({
+      ip: this.clientAddress,
+      port: this.clientPort ?? 0,
+    }));
     client.on('error', this.onClientError);
     client.on('close', this.onClientClose);
   }
@@ -156,8 +163,10 @@ export class Session {
 
   /** Bytes relayed since the last call, read from the database socket's counters. */
   takeByteDeltas(): { clientToBackend: number; backendToClient: number } {
-    const written = this.backend?.bytesWritten ?? 0;
-    const read = this.backend?.bytesRead ?? 0;
+    // With --backend-tls the socket counts the bytes before the upgrade, the TLS stream those after.
+    const upgraded = this.backendStream !== this.backend ? this.backendStream : undefined;
+    const written = (this.backend?.bytesWritten ?? 0) + (upgraded?.bytesWritten ?? 0);
+    const read = (this.backend?.bytesRead ?? 0) + (upgraded?.bytesRead ?? 0);
     const delta = {
       clientToBackend: written - this.reportedClientToBackend,
       backendToClient: read - this.reportedBackendToClient,
@@ -176,6 +185,7 @@ export class Session {
     const dialStarted = performance.now();
     const backend = net.connect({ host: target.host, port: target.port, localAddress: backendLocalAddress });
     this.backend = backend;
+    this.backendStream = backend;
     this.backendClosed = false;
     // Queued until connected, so it is the first thing the database reads.
     if (this.deps.settings.backendProxyProtocol === 'v2') backend.write(this.backendProxyHeader());
@@ -339,6 +349,38 @@ export class Session {
     });
   }
 
+  /**
+   * --backend-tls: TLS over the database socket, right after the SSLRequest the machine sent.
+   * 'verify' checks the certificate against --backend-ca (or the system store) and the name.
+   */
+  private startBackendTls(): void {
+    const raw = this.backend as net.Socket;
+    const { backend: target, backendTls } = this.deps.settings;
+    raw.off('data', this.onBackendData);
+    const name = backendTls.serverName ?? target.host;
+    const secure = tls.connect({
+      socket: raw,
+      host: target.host,
+      servername: net.isIP(name) ? undefined : name,
+      ca: backendTls.ca,
+      minVersion: 'TLSv1.2',
+      rejectUnauthorized: backendTls.mode === 'verify',
+      checkServerIdentity: (_host, cert) => (backendTls.mode === 'verify' ? tls.checkServerIdentity(name, cert) : undefined),
+    });
+    let up = false;
+    secure.once('secureConnect', () => {
+      up = true;
+      this.backendStream = secure;
+      secure.on('data', this.onBackendData);
+      this.feed({ type: 'backendTlsEstablished' });
+    });
+    secure.on('error', (error: NodeJS.ErrnoException) => {
+      if (up) return this.onBackendError(error);
+      this.feed({ type: 'backendClosed', reason: 'backend_tls_failed', detail: `TLS to the database failed: ${error.message}` });
+      raw.destroy();
+    });
+  }
+
   private onTlsSecure(socket: tls.TLSSocket): void {
     this.clientStream = socket;
     socket.on('error', this.onClientError);
@@ -362,7 +404,7 @@ export class Session {
       this.deps.tls.requiresClientCertificate && !socket.authorized
         ? { reason: 'client_certificate' as const, error: proxyErrors.clientCertificateRequired(String(socket.authorizationError ?? 'no certificate')) }
         : undefined;
-    this.feed({ type: 'tlsEstablished', refuseLogin });
+    this.feed({ type: 'tlsEstablished', refuseLogin, tls: { version, cipher } });
   }
 
   private onTlsFailed(error: Error, reason: TlsFailureReason): void {
@@ -393,13 +435,16 @@ export class Session {
           this.clientStream.write(action.data);
           break;
         case 'sendToBackend':
-          this.backend?.write(action.data);
+          this.backendStream?.write(action.data);
           break;
         case 'greeting':
           this.log.backendConnectionId = action.connectionId;
           break;
         case 'startTls':
           this.startTls(action.pending);
+          break;
+        case 'startBackendTls':
+          this.startBackendTls();
           break;
         case 'login':
           this.log.user = action.user;
@@ -440,7 +485,7 @@ export class Session {
     this.established = true;
     this.deps.metrics.auth.inc({ result: 'ok' });
     const client = this.clientStream;
-    const backend = this.backend as net.Socket;
+    const backend = this.backendStream as net.Socket;
     client.off('data', this.onClientData);
     backend.off('data', this.onBackendData);
     if (toBackend.length > 0) backend.write(toBackend);

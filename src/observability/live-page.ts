@@ -40,14 +40,15 @@ export const LIVE_PAGE_HTML = `<!doctype html>
   <section class="tiles" aria-label="key figures">
     <div class="tile"><span class="label">handshakes / s</span><span class="big" data-figure="handshakes-per-second">–</span><svg id="spark" class="spark" viewBox="0 0 120 24" preserveAspectRatio="none" aria-hidden="true"></svg></div>
     <div class="tile"><span class="label">TLS handshakes</span><span class="big" data-figure="handshakes-total">–</span></div>
-    <div class="tile"><span class="label">handshake p50 / p99</span><span class="big"><span data-figure="p50:all">–</span> / <span data-figure="p99:all">–</span></span></div>
+    <div class="tile"><span class="label">handshake p50</span><span class="big" data-figure="p50:all">–</span></div>
+    <div class="tile"><span class="label">handshake p99</span><span class="big" data-figure="p99:all">–</span></div>
     <div class="tile"><span class="label">active connections</span><span class="big" data-figure="active-total">–</span></div>
     <div class="tile"><span class="label">certificate expires in</span><span class="big" data-figure="cert-days">–</span><span class="small muted" data-figure="cert-expiry">–</span></div>
     <div class="tile"><span class="label">refused</span><span class="big" data-figure="refused-total">–</span></div>
   </section>
   <section class="cards">
-    <article class="card"><h2>TLS versions</h2><table id="versions"><thead><tr><th>version</th><th class="num">handshakes</th><th class="num">/ s</th><th class="bar-col">share</th></tr></thead><tbody></tbody></table></article>
-    <article class="card"><h2>Ciphers</h2><table id="ciphers"><thead><tr><th>version · cipher</th><th class="num">handshakes</th><th class="bar-col">share</th></tr></thead><tbody></tbody></table></article>
+    <article class="card"><h2>TLS versions</h2><table id="versions"><thead><tr><th>version</th><th class="num">handshakes</th><th class="num">/ s</th><th class="num">share</th></tr></thead><tbody></tbody></table></article>
+    <article class="card"><h2>Ciphers</h2><table id="ciphers"><thead><tr><th>cipher</th><th class="num">handshakes</th><th class="num">share</th></tr></thead><tbody></tbody></table></article>
     <article class="card"><h2>Handshake latency <span class="muted small">since start</span></h2><table id="latency"><thead><tr><th>version</th><th class="num">count</th><th class="num">p50</th><th class="num">p99</th><th class="num">mean</th></tr></thead><tbody></tbody></table></article>
     <article class="card"><h2>Active connections</h2><table id="active"><tbody></tbody></table></article>
     <article class="card"><h2>Refusals</h2><table id="rejections"><thead><tr><th>connection refused: reason</th><th class="num">count</th></tr></thead><tbody></tbody></table><table id="tls-failures"><thead><tr><th>TLS handshake failed: reason</th><th class="num">count</th></tr></thead><tbody></tbody></table></article>
@@ -99,11 +100,10 @@ th { color: var(--muted); font-weight: normal; font-size: 0.8rem; }
 td.num, th.num { text-align: right; white-space: nowrap; }
 td.name { word-break: break-word; }
 tr.zero td { color: var(--muted); }
-.bar-col { width: 38%; }
-.bar { display: flex; align-items: center; gap: 6px; }
-.bar .track { flex: 1; height: 8px; background: var(--line); border-radius: 4px; overflow: hidden; min-width: 30px; }
-.bar .fill { height: 100%; background: var(--accent); }
-.bar .pct { min-width: 3.2em; text-align: right; font-size: 0.85rem; }
+.track { display: block; height: 6px; margin: 3px 0 2px; background: var(--line); border-radius: 3px; overflow: hidden; }
+.fill { display: block; height: 100%; background: var(--accent); }
+.tag { display: inline-block; font-size: 0.75rem; color: var(--muted); border: 1px solid var(--line); border-radius: 4px; padding: 0 4px; margin-right: 4px; }
+.cipher { overflow-wrap: anywhere; }
 .empty { color: var(--muted); font-style: italic; }
 footer { margin-top: 14px; }
 a { color: var(--accent); }
@@ -285,10 +285,11 @@ export const LIVE_PAGE_JS = String.raw`(function (root) {
     node.textContent = text;
   }
 
-  function bar(share, key) {
-    var fill = el('div', { class: 'fill' });
+  /** A share bar, drawn under the row's name. Set through CSSOM, which the CSP allows. */
+  function track(share) {
+    var fill = el('span', { class: 'fill' });
     fill.style.width = (isFinite(share) ? Math.max(0, Math.min(1, share)) * 100 : 0) + '%';
-    return el('div', { class: 'bar' }, [el('div', { class: 'track' }, [fill]), figure('span', key, share, fmtPct(share), 'pct')]);
+    return el('span', { class: 'track' }, [fill]);
   }
 
   function fillBody(tableId, rows, emptyText, columns) {
@@ -331,21 +332,23 @@ export const LIVE_PAGE_JS = String.raw`(function (root) {
     fillBody('versions', versionNames.map(function (v) {
       var count = summary.versions[v];
       var vRate = perSecond(windowStart, latest, function (s) { return s.versions[v]; });
+      var share = summary.handshakesTotal > 0 ? count / summary.handshakesTotal : NaN;
       return el('tr', { class: count === 0 ? 'zero' : undefined }, [
-        el('td', { class: 'name' }, [v]),
+        el('td', { class: 'name' }, [v, track(share)]),
         el('td', { class: 'num' }, [figure('span', 'handshakes-version:' + v, count, fmtCount(count))]),
         el('td', { class: 'num' }, [figure('span', 'rate-version:' + v, vRate, fmtRate(vRate))]),
-        el('td', {}, [bar(summary.handshakesTotal > 0 ? count / summary.handshakesTotal : NaN, 'share-version:' + v)]),
+        el('td', { class: 'num' }, [figure('span', 'share-version:' + v, share, fmtPct(share))]),
       ]);
     }), 'no TLS handshakes yet', 4);
 
     var ciphers = summary.ciphers.slice().sort(function (a, b) { return b.count - a.count || (a.version + a.cipher < b.version + b.cipher ? -1 : 1); });
     fillBody('ciphers', ciphers.map(function (c) {
       var key = c.version + '/' + c.cipher;
+      var share = summary.handshakesTotal > 0 ? c.count / summary.handshakesTotal : NaN;
       return el('tr', {}, [
-        el('td', { class: 'name' }, [c.version + ' · ' + c.cipher]),
+        el('td', { class: 'name' }, [el('span', { class: 'tag' }, [c.version]), el('span', { class: 'cipher' }, [c.cipher]), track(share)]),
         el('td', { class: 'num' }, [figure('span', 'handshakes-cipher:' + key, c.count, fmtCount(c.count))]),
-        el('td', {}, [bar(summary.handshakesTotal > 0 ? c.count / summary.handshakesTotal : NaN, 'share-cipher:' + key)]),
+        el('td', { class: 'num' }, [figure('span', 'share-cipher:' + key, share, fmtPct(share))]),
       ]);
     }), 'no TLS handshakes yet', 3);
 

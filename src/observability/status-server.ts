@@ -76,6 +76,9 @@ async function handle(
     case '/':
       sendAsset(res, 'text/html; charset=utf-8', LIVE_PAGE_HTML);
       return;
+    case '/favicon.ico':
+      res.writeHead(204).end(); // browsers ask; an error in the console would be noise
+      return;
     case '/live.css':
       sendAsset(res, 'text/css; charset=utf-8', LIVE_PAGE_CSS);
       return;

@@ -49,6 +49,15 @@ export function loadCredentials(paths: CredentialPaths, policy: TlsPolicy): Load
   } catch (error) {
     throw new CredentialsError(`${paths.cert}: not a PEM certificate (${(error as Error).message})`);
   }
+  let privateKey: crypto.KeyObject;
+  try {
+    privateKey = crypto.createPrivateKey(key);
+  } catch (error) {
+    throw new CredentialsError(`${paths.key}: not a PEM private key (${(error as Error).message})`);
+  }
+  if (!leaf.checkPrivateKey(privateKey)) {
+    throw new CredentialsError(`${paths.key} is not the key of the certificate in ${paths.cert}`);
+  }
   try {
     tls.createSecureContext({ ...secureContextOptions(policy), cert, key });
   } catch (error) {
@@ -102,9 +111,7 @@ export function parseCertificates(pem: Buffer | string): crypto.X509Certificate[
 /** Whether some certificate of the served chain is one of, or is signed by one of, the CAs. */
 function chainsTo(chain: crypto.X509Certificate[], authorities: crypto.X509Certificate[]): boolean {
   return chain.some((cert) =>
-    authorities.some(
-      (ca) => cert.raw.equals(ca.raw) || (cert.checkIssued(ca) && cert.verify(ca.publicKey)),
-    ),
+    authorities.some((ca) => cert.raw.equals(ca.raw) || (cert.checkIssued(ca) && cert.verify(ca.publicKey))),
   );
 }
 

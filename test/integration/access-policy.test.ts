@@ -19,7 +19,9 @@ let db: MariaDbServer;
 
 beforeAll(async () => {
   // The database trusts PROXY headers from the proxy (loopback) and does not resolve names.
-  db = await startMariaDb({ extraArgs: ['--proxy-protocol-networks=127.0.0.0/8,::1', '--skip-name-resolve'] });
+  db = await startMariaDb({
+    extraArgs: ['--proxy-protocol-networks=127.0.0.0/8,::1', '--skip-name-resolve'],
+  });
 });
 afterAll(async () => {
   await db?.destroy();
@@ -32,7 +34,11 @@ function errOf(payload: Buffer): { code: number; message: string } {
 }
 
 /** Greeting (allowed) or the ERR (refused) a client from `source` gets. */
-async function firstPacketFrom(port: number, source: string, host = '127.0.0.1'): Promise<{ seq: number; payload: Buffer }> {
+async function firstPacketFrom(
+  port: number,
+  source: string,
+  host = '127.0.0.1',
+): Promise<{ seq: number; payload: Buffer }> {
   const socket = await new Promise<net.Socket>((resolve, reject) => {
     const s = net.connect({ host, port, localAddress: source }, () => resolve(s));
     s.once('error', reject);
@@ -49,17 +55,25 @@ describe('IP access list', () => {
   afterEach(async () => proxy?.stop());
 
   it('decides per source address inside 127.0.0.0/8 and for IPv6 loopback', async () => {
-    proxy = await startProxy({ backendPort: db.port, args: ['--listen', '[::]:0', '--allow', '127.0.0.2/32', '--allow', '::1/128'] });
+    proxy = await startProxy({
+      backendPort: db.port,
+      args: ['--listen', '[::]:0', '--allow', '127.0.0.2/32', '--allow', '::1/128'],
+    });
     // A dual-stack listener sees IPv4 clients as ::ffff:127.0.0.x; IPv4 rules must still apply.
     expect((await firstPacketFrom(proxy.port, '127.0.0.2')).payload[0]).toBe(10);
     expect((await firstPacketFrom(proxy.port, '::1', '::1')).payload[0]).toBe(10);
     for (const refused of ['127.0.0.1', '127.0.0.3']) {
       const packet = await firstPacketFrom(proxy.port, refused);
       expect(packet.seq).toBe(0);
-      expect(errOf(packet.payload)).toEqual({ code: 1130, message: `Host '${refused}' is not allowed to connect to this MySQL server` });
+      expect(errOf(packet.payload)).toEqual({
+        code: 1130,
+        message: `Host '${refused}' is not allowed to connect to this MySQL server`,
+      });
     }
     expect(await proxy.metric('connections_rejected_total', { reason: 'ip_not_allowed' })).toBe(2);
-    const line = await proxy.waitForLog((l) => l.event === 'connection_closed' && l.reason === 'ip_not_allowed');
+    const line = await proxy.waitForLog(
+      (l) => l.event === 'connection_closed' && l.reason === 'ip_not_allowed',
+    );
     expect(line.client).toMatchObject({ address: expect.stringMatching(/^127\.0\.0\.[13]$/) });
   });
 
@@ -67,14 +81,25 @@ describe('IP access list', () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mtp-allow-'));
     const file = path.join(dir, 'allow.txt');
     await fs.writeFile(file, '# office\n127.0.0.1/32\n');
-    proxy = await startProxy({ backendPort: db.port, args: ['--listen', '0.0.0.0:0', '--allow', '127.0.0.9/32', '--allow-file', file] });
+    proxy = await startProxy({
+      backendPort: db.port,
+      args: ['--listen', '0.0.0.0:0', '--allow', '127.0.0.9/32', '--allow-file', file],
+    });
     const ca = await fs.readFile(proxy.caFile);
-    const session = await mysql.createConnection({ host: '127.0.0.1', port: proxy.port, user, password, ssl: { ca } });
+    const session = await mysql.createConnection({
+      host: '127.0.0.1',
+      port: proxy.port,
+      user,
+      password,
+      ssl: { ca },
+    });
     expect(errOf((await firstPacketFrom(proxy.port, '127.0.0.2')).payload).code).toBe(1130);
 
     await fs.writeFile(`${file}.tmp`, '127.0.0.1/32\n127.0.0.2/32  # new laptop\n');
     await fs.rename(`${file}.tmp`, file);
-    await proxy.waitForLog((l) => l.event === 'allowlist_reloaded' && l.entries === 3 && l.trigger === 'file_change');
+    await proxy.waitForLog(
+      (l) => l.event === 'allowlist_reloaded' && l.entries === 3 && l.trigger === 'file_change',
+    );
     expect((await firstPacketFrom(proxy.port, '127.0.0.2')).payload[0]).toBe(10);
 
     await fs.writeFile(file, '127.0.0.1/32\n10.0.0.0/33\n'); // invalid line 2: keep the old list
@@ -104,14 +129,25 @@ describe('TLS policy', () => {
       const result = await sClient(proxy.port, flag, proxy.caFile);
       expect(result.stdout + result.stderr).toMatch(/alert protocol version/);
     }
-    const wrongCipher = await sClient(proxy.port, '-tls1_2', proxy.caFile, ['-cipher', 'ECDHE-ECDSA-AES128-GCM-SHA256']);
+    const wrongCipher = await sClient(proxy.port, '-tls1_2', proxy.caFile, [
+      '-cipher',
+      'ECDHE-ECDSA-AES128-GCM-SHA256',
+    ]);
     expect(wrongCipher.stdout + wrongCipher.stderr).toMatch(/handshake failure/);
-    const rightCipher = await sClient(proxy.port, '-tls1_2', proxy.caFile, ['-cipher', 'ECDHE-ECDSA-AES256-GCM-SHA384']);
+    const rightCipher = await sClient(proxy.port, '-tls1_2', proxy.caFile, [
+      '-cipher',
+      'ECDHE-ECDSA-AES256-GCM-SHA384',
+    ]);
     expect(rightCipher.stdout).toContain('Cipher is ECDHE-ECDSA-AES256-GCM-SHA384');
     await proxy.waitForLog(() => proxy.logs().filter((l) => l.event === 'connection_closed').length >= 4);
     expect(await proxy.metric('tls_handshake_failures_total', { reason: 'unsupported_protocol' })).toBe(2);
     expect(await proxy.metric('tls_handshake_failures_total', { reason: 'no_shared_cipher' })).toBe(1);
-    expect(await proxy.metric('tls_handshakes_total', { version: 'TLSv1.2', cipher: 'ECDHE-ECDSA-AES256-GCM-SHA384' })).toBe(1);
+    expect(
+      await proxy.metric('tls_handshakes_total', {
+        version: 'TLSv1.2',
+        cipher: 'ECDHE-ECDSA-AES256-GCM-SHA384',
+      }),
+    ).toBe(1);
   });
 
   it('offers only TLS 1.3 with --tls-min-version TLSv1.3', async () => {
@@ -128,11 +164,35 @@ describe('--require-secure-transport', () => {
     try {
       await db.sql(`SET GLOBAL general_log_file='${logFile}'; SET GLOBAL general_log=1`);
       const { user: plainUser } = TEST_USERS.nopass;
-      const refused = await mariadbCli(['-h', '127.0.0.1', '-P', String(proxy.port), `-u${plainUser}`, '--skip-ssl', '-e', 'select 1']);
+      const refused = await mariadbCli([
+        '-h',
+        '127.0.0.1',
+        '-P',
+        String(proxy.port),
+        `-u${plainUser}`,
+        '--skip-ssl',
+        '-e',
+        'select 1',
+      ]);
       expect(refused.code).not.toBe(0);
       expect(refused.stderr).toContain('ERROR 3159');
-      expect(refused.stderr).toContain('Connections using insecure transport are prohibited while --require_secure_transport=ON.');
-      const allowed = await mariadbCli(['-h', '127.0.0.1', '-P', String(proxy.port), `-u${user}`, `-p${password}`, '--ssl-ca', proxy.caFile, '--ssl-verify-server-cert', '-N', '-e', 'select 9']);
+      expect(refused.stderr).toContain(
+        'Connections using insecure transport are prohibited while --require_secure_transport=ON.',
+      );
+      const allowed = await mariadbCli([
+        '-h',
+        '127.0.0.1',
+        '-P',
+        String(proxy.port),
+        `-u${user}`,
+        `-p${password}`,
+        '--ssl-ca',
+        proxy.caFile,
+        '--ssl-verify-server-cert',
+        '-N',
+        '-e',
+        'select 9',
+      ]);
       expect(allowed.stdout.trim()).toBe('9');
       await proxy.waitForLog((l) => l.event === 'connection_closed' && l.reason === 'insecure_transport');
       await new Promise((resolve) => setTimeout(resolve, 300));
@@ -152,11 +212,59 @@ describe('two-way TLS (--client-ca)', () => {
   it('accepts a client certificate signed by the client CA and refuses clients without one', async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mtp-clientca-'));
     const sh = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-    sh(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'client-ca-key.pem', '-out', 'client-ca.pem', '-subj', '/CN=test client CA', '-days', '2']);
-    sh(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'client-key.pem', '-out', 'client.csr', '-subj', '/CN=app-client']);
+    sh([
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      'client-ca-key.pem',
+      '-out',
+      'client-ca.pem',
+      '-subj',
+      '/CN=test client CA',
+      '-days',
+      '2',
+    ]);
+    sh([
+      'req',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      'client-key.pem',
+      '-out',
+      'client.csr',
+      '-subj',
+      '/CN=app-client',
+    ]);
     await fs.writeFile(path.join(dir, 'ext.cnf'), 'extendedKeyUsage=clientAuth\n');
-    sh(['x509', '-req', '-in', 'client.csr', '-CA', 'client-ca.pem', '-CAkey', 'client-ca-key.pem', '-CAcreateserial', '-out', 'client.pem', '-days', '2', '-extfile', 'ext.cnf']);
-    const proxy = await startProxy({ backendPort: db.port, args: ['--client-ca', path.join(dir, 'client-ca.pem')] });
+    sh([
+      'x509',
+      '-req',
+      '-in',
+      'client.csr',
+      '-CA',
+      'client-ca.pem',
+      '-CAkey',
+      'client-ca-key.pem',
+      '-CAcreateserial',
+      '-out',
+      'client.pem',
+      '-days',
+      '2',
+      '-extfile',
+      'ext.cnf',
+    ]);
+    const proxy = await startProxy({
+      backendPort: db.port,
+      args: ['--client-ca', path.join(dir, 'client-ca.pem')],
+    });
     try {
       const ca = await fs.readFile(proxy.caFile);
       const withCert = await mysql.createConnection({
@@ -164,13 +272,19 @@ describe('two-way TLS (--client-ca)', () => {
         port: proxy.port,
         user,
         password,
-        ssl: { ca, cert: await fs.readFile(path.join(dir, 'client.pem')), key: await fs.readFile(path.join(dir, 'client-key.pem')) },
+        ssl: {
+          ca,
+          cert: await fs.readFile(path.join(dir, 'client.pem')),
+          key: await fs.readFile(path.join(dir, 'client-key.pem')),
+        },
       });
       const [rows] = await withCert.query('SELECT 1 AS mutual');
       expect(rows).toEqual([{ mutual: 1 }]);
       await withCert.end();
 
-      await expect(mysql.createConnection({ host: '127.0.0.1', port: proxy.port, user, password, ssl: { ca } })).rejects.toMatchObject({
+      await expect(
+        mysql.createConnection({ host: '127.0.0.1', port: proxy.port, user, password, ssl: { ca } }),
+      ).rejects.toMatchObject({
         errno: 1045,
         message: expect.stringContaining('client certificate'),
       });
@@ -187,7 +301,18 @@ describe('PROXY protocol', () => {
   beforeAll(async () => {
     proxy = await startProxy({
       backendPort: db.port,
-      args: ['--proxy-protocol-from', '127.0.0.1/32', '--allow', '10.0.0.0/8', '--allow', '127.0.0.2/32', '--backend-proxy-protocol', 'v2', '--listen', '0.0.0.0:0'],
+      args: [
+        '--proxy-protocol-from',
+        '127.0.0.1/32',
+        '--allow',
+        '10.0.0.0/8',
+        '--allow',
+        '127.0.0.2/32',
+        '--backend-proxy-protocol',
+        'v2',
+        '--listen',
+        '0.0.0.0:0',
+      ],
     });
     ca = await fs.readFile(proxy.caFile);
   });
@@ -223,35 +348,59 @@ describe('PROXY protocol', () => {
         socket.on('data', (data) => duplex.push(data));
         socket.on('end', () => duplex.push(null));
         socket.on('error', (error) => duplex.destroy(error));
-        return Object.assign(duplex, { setNoDelay: () => duplex, setKeepAlive: () => duplex, setTimeout: () => duplex });
+        return Object.assign(duplex, {
+          setNoDelay: () => duplex,
+          setKeepAlive: () => duplex,
+          setTimeout: () => duplex,
+        });
       },
     });
   }
 
   it.each([
-    ['v1', (port: number) => encodeProxyV1({ address: '10.9.8.7', port: 40001 }, { address: '127.0.0.1', port })],
-    ['v2', (port: number) => encodeProxyV2({ address: '10.9.8.7', port: 40002 }, { address: '127.0.0.1', port })],
+    [
+      'v1',
+      (port: number) => encodeProxyV1({ address: '10.9.8.7', port: 40001 }, { address: '127.0.0.1', port }),
+    ],
+    [
+      'v2',
+      (port: number) => encodeProxyV2({ address: '10.9.8.7', port: 40002 }, { address: '127.0.0.1', port }),
+    ],
   ])('%s: the database and the log see the client address the balancer carried', async (_version, header) => {
     const conn = await connectVia(header(proxy.port), false);
-    const [[row]] = await conn.query('SELECT HOST AS host FROM information_schema.PROCESSLIST WHERE ID = CONNECTION_ID()');
+    const [[row]] = await conn.query(
+      'SELECT HOST AS host FROM information_schema.PROCESSLIST WHERE ID = CONNECTION_ID()',
+    );
     expect(row.host).toMatch(/^10\.9\.8\.7:4000[12]$/);
     await conn.end();
-    const line = await proxy.waitForLog((l) => l.event === 'connection_closed' && (l.client as { address: string }).address === '10.9.8.7');
+    const line = await proxy.waitForLog(
+      (l) => l.event === 'connection_closed' && (l.client as { address: string }).address === '10.9.8.7',
+    );
     expect(line.proxied_by).toBe('127.0.0.1');
   });
 
-  it('works with balancers that send the header only with the client\'s first bytes', async () => {
-    const conn = await connectVia(encodeProxyV2({ address: '10.1.1.1', port: 41000 }, { address: '127.0.0.1', port: proxy.port }), true);
+  it("works with balancers that send the header only with the client's first bytes", async () => {
+    const conn = await connectVia(
+      encodeProxyV2({ address: '10.1.1.1', port: 41000 }, { address: '127.0.0.1', port: proxy.port }),
+      true,
+    );
     const [[row]] = await conn.query('SELECT 1 AS lazy');
     expect(row.lazy).toBe(1);
     await conn.end();
-    await proxy.waitForLog((l) => l.event === 'connection_closed' && (l.client as { address: string }).address === '10.1.1.1');
+    await proxy.waitForLog(
+      (l) => l.event === 'connection_closed' && (l.client as { address: string }).address === '10.1.1.1',
+    );
   });
 
   it('applies the access list to the carried address', async () => {
     const socket = await connectRaw(proxy.port);
-    socket.write(encodeProxyV1({ address: '192.0.2.1', port: 1234 }, { address: '127.0.0.1', port: proxy.port }));
-    expect(errOf((await readPacket(socket)).payload)).toEqual({ code: 1130, message: "Host '192.0.2.1' is not allowed to connect to this MySQL server" });
+    socket.write(
+      encodeProxyV1({ address: '192.0.2.1', port: 1234 }, { address: '127.0.0.1', port: proxy.port }),
+    );
+    expect(errOf((await readPacket(socket)).payload)).toEqual({
+      code: 1130,
+      message: "Host '192.0.2.1' is not allowed to connect to this MySQL server",
+    });
     await closed(socket);
   });
 
@@ -269,7 +418,9 @@ describe('PROXY protocol', () => {
     await closed(malformed);
 
     const unlisted = await connectRaw(proxy.port, '127.0.0.2');
-    unlisted.write(encodeProxyV1({ address: '10.0.0.1', port: 1 }, { address: '127.0.0.1', port: proxy.port }));
+    unlisted.write(
+      encodeProxyV1({ address: '10.0.0.1', port: 1 }, { address: '127.0.0.1', port: proxy.port }),
+    );
     const packets = [await readPacket(unlisted)];
     if (packets[0].payload[0] === 10) packets.push(await readPacket(unlisted));
     expect(errOf(packets.at(-1)!.payload).message).toMatch(/not listed in --proxy-protocol-from/);

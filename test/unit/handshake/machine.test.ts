@@ -393,3 +393,64 @@ describe('HandshakeMachine, a login refused after TLS (two-way TLS without a val
     expect(toBackend(actions).map((p) => parseHandshakeResponse(p.payload).username.toString())).toEqual([ABORTED_LOGIN_USER]);
   });
 });
+
+describe('HandshakeMachine, TLS on the database leg too (--backend-tls)', () => {
+  const tlsGreeting = encodeGreeting({ ...parseGreeting(greetingPayload), capabilities: SERVER_CAPS | Capability.SSL });
+  const backendTlsOptions = { ...options, backendTls: true };
+
+  it('sends the SSLRequest, waits for TLS, then the login with CLIENT_SSL kept; ids match on both legs', () => {
+    const machine = new HandshakeMachine(backendTlsOptions);
+    machine.handle({ type: 'backendData', data: encodePacket(tlsGreeting, 0) });
+    machine.handle({ type: 'clientData', data: encodePacket(sslRequest, 1) });
+    machine.handle({ type: 'tlsEstablished' });
+    const login = responsePayload(CLIENT_CAPS | Capability.SSL);
+    const first = machine.handle({ type: 'clientData', data: encodePacket(login, 2) });
+    const [ssl] = toBackend(first);
+    expect(ssl.seq).toBe(1);
+    expect(ssl.payload).toEqual(login.subarray(0, 32));
+    expect(of(first, 'startBackendTls')).toHaveLength(1);
+    const second = machine.handle({ type: 'backendTlsEstablished' });
+    expect(toBackend(second)).toEqual([{ seq: 2, payload: login }]);
+    const done = machine.handle({ type: 'backendData', data: encodePacket(OK, 3) });
+    expect(toClient(done)).toEqual([{ seq: 3, payload: OK }]);
+  });
+
+  it('shifts the other way for a plaintext client', () => {
+    const machine = new HandshakeMachine(backendTlsOptions);
+    machine.handle({ type: 'backendData', data: encodePacket(tlsGreeting, 0) });
+    const login = responsePayload(CLIENT_CAPS);
+    machine.handle({ type: 'clientData', data: encodePacket(login, 1) });
+    const sent = toBackend(machine.handle({ type: 'backendTlsEstablished' }));
+    expect(sent[0].seq).toBe(2);
+    expect(hasCapability(parseHandshakeResponse(sent[0].payload).capabilities, Capability.SSL)).toBe(true);
+    expect(toClient(machine.handle({ type: 'backendData', data: encodePacket(OK, 3) }))).toEqual([{ seq: 2, payload: OK }]);
+  });
+
+  it('refuses when the database offers no TLS', () => {
+    const machine = new HandshakeMachine(backendTlsOptions);
+    const actions = machine.handle({ type: 'backendData', data: encodePacket(greetingPayload, 0) });
+    expect(of(actions, 'closeClient')[0].reason).toBe('backend_tls_failed');
+    expect(of(actions, 'closeBackend')).toHaveLength(1);
+  });
+});
+
+describe('HandshakeMachine, connection attributes for the database', () => {
+  it('adds the client address and TLS facts, keeping the client attributes and every other field', () => {
+    const machine = new HandshakeMachine({ ...options, clientAttributes: true }, () => ({ ip: '10.1.2.3', port: 5555 }));
+    machine.handle({ type: 'backendData', data: encodePacket(greetingPayload, 0) });
+    machine.handle({ type: 'clientData', data: encodePacket(sslRequest, 1) });
+    machine.handle({ type: 'tlsEstablished', tls: { version: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384' } });
+    const original = parseHandshakeResponse(responsePayload(CLIENT_CAPS | Capability.SSL));
+    const [sent] = toBackend(machine.handle({ type: 'clientData', data: encodePacket(responsePayload(CLIENT_CAPS | Capability.SSL), 2) }));
+    const forwarded = parseHandshakeResponse(sent.payload);
+    expect(forwarded.attributes).toEqual([
+      ['_client_name', 'test'],
+      ['_client_ip', '10.1.2.3'],
+      ['_client_port', '5555'],
+      ['_client_tls_version', 'TLSv1.3'],
+      ['_client_tls_cipher', 'TLS_AES_256_GCM_SHA384'],
+    ]);
+    expect({ ...forwarded, attributes: undefined, capabilities: 0 }).toEqual({ ...original, attributes: undefined, capabilities: 0 });
+    expect(forwarded.capabilities).toBe((original.capabilities & ~Capability.SSL) >>> 0);
+  });
+});

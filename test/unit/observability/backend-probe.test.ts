@@ -52,7 +52,10 @@ const greeting = (plugin: string) =>
       connectionId: 7,
       authPluginData: Buffer.alloc(20, 1),
       capabilities:
-        Capability.LONG_PASSWORD | Capability.PROTOCOL_41 | Capability.SECURE_CONNECTION | Capability.PLUGIN_AUTH,
+        Capability.LONG_PASSWORD |
+        Capability.PROTOCOL_41 |
+        Capability.SECURE_CONNECTION |
+        Capability.PLUGIN_AUTH,
       characterSet: 0x21,
       statusFlags: 2,
       reserved: Buffer.alloc(10),
@@ -66,12 +69,19 @@ const err = (code: number, message: string) => (seq: number) =>
 describe('probeBackend', () => {
   it('logs in as the placeholder user, answers an auth switch, and ends after the ERR', async () => {
     const db = await fakeDatabase(greeting('mysql_native_password'), [
-      (seq) => encodePacket(Buffer.concat([Buffer.from([0xfe]), Buffer.from('client_ed25519\0'), Buffer.alloc(32)]), seq),
+      (seq) =>
+        encodePacket(
+          Buffer.concat([Buffer.from([0xfe]), Buffer.from('client_ed25519\0'), Buffer.alloc(32)]),
+          seq,
+        ),
       err(1045, "Access denied for user '_mysql_tls_proxy_aborted'"),
     ]);
     try {
       const result = await probeBackend({ backend: { host: '127.0.0.1', port: db.port }, timeoutMs: 2000 });
-      expect(result).toMatchObject({ ok: true, detail: expect.stringMatching(/^login answered with ERR 1045/) });
+      expect(result).toMatchObject({
+        ok: true,
+        detail: expect.stringMatching(/^login answered with ERR 1045/),
+      });
       expect(await db.ended).toBe('end'); // an orderly close, not a reset
       expect(db.received).toHaveLength(2);
       expect(db.received[0][3]).toBe(1); // HandshakeResponse after the greeting (seq 0)

@@ -20,8 +20,12 @@ describe('computeReadiness', () => {
 
   it('lists every reason', () => {
     expect(
-      computeReadiness({ listening: true, draining: true, credentialsLoaded: false, backend: { reachable: false } })
-        .reasons,
+      computeReadiness({
+        listening: true,
+        draining: true,
+        credentialsLoaded: false,
+        backend: { reachable: false },
+      }).reasons,
     ).toEqual(['draining', 'certificate not loaded', 'backend unreachable']);
   });
 });
