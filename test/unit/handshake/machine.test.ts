@@ -1,5 +1,5 @@
 import { ABORTED_LOGIN_USER } from '../../../src/handshake/aborted-login';
-import { HandshakeMachine, type HandshakeOptions } from '../../../src/handshake/machine';
+import { DEFAULT_HANDSHAKE_OPTIONS, HandshakeMachine, type HandshakeOptions } from '../../../src/handshake/machine';
 import type { HandshakeAction } from '../../../src/handshake/types';
 import { Capability, hasCapability } from '../../../src/protocol/capabilities';
 import { encodeErrPacket, parseErrPacket } from '../../../src/protocol/err-packet';
@@ -54,7 +54,7 @@ const CLIENT_HELLO = Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5]);
 const OK = Buffer.from([0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00]);
 const authSwitch = Buffer.concat([Buffer.from([0xfe]), Buffer.from('client_ed25519\0'), Buffer.alloc(32, 9)]);
 
-const options: HandshakeOptions = { maxPacketSize: 64 * 1024, requireSecureTransport: false };
+const options: HandshakeOptions = { ...DEFAULT_HANDSHAKE_OPTIONS, maxPacketSize: 64 * 1024 };
 
 function of<T extends HandshakeAction['type']>(actions: HandshakeAction[], type: T) {
   return actions.filter((a): a is Extract<HandshakeAction, { type: T }> => a.type === type);
