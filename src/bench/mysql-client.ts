@@ -206,6 +206,9 @@ export class MysqlConnection {
     this.socket.on('data', this.onData);
     this.socket.on('error', this.onError);
     this.socket.on('end', this.onEnd);
+    this.socket.once('connect', () => {
+      if (this.stage === 'connect') this.stage = 'greeting';
+    });
   }
 
   /** Opens a connection and logs in (or stops after TLS with `stopAfterTls`). */
@@ -278,7 +281,6 @@ export class MysqlConnection {
   private async handshake(): Promise<void> {
     const options = this.options;
     this.armTimer();
-    this.stage = 'greeting';
     const first = await this.next();
     if (isErrPacket(first.payload)) throw this.mysqlError(first.payload);
     const greeting = parseGreeting(first.payload);

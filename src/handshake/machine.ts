@@ -9,6 +9,13 @@ import {
   type HandshakeResponse,
 } from '../protocol/handshake-response';
 import { SSL_REQUEST_LENGTH } from '../protocol/ssl-request';
+import {
+  authSwitchScramble,
+  CACHING_SHA2,
+  encryptPassword,
+  PERFORM_FULL_AUTHENTICATION,
+  REQUEST_PUBLIC_KEY,
+} from '../protocol/caching-sha2';
 import { encodePacket, type Packet, PacketReader, PacketTooLargeError } from '../protocol/packet';
 import { MalformedPacketError } from '../protocol/reader';
 import { looksLikeProxyHeader } from '../protocol/proxy-protocol';
@@ -92,6 +99,16 @@ export class HandshakeMachine {
   private backendPlugin?: string;
   private releaseRounds = 0;
   private greetingSequenceId = 0;
+  /** The scramble the database's current auth plugin works with (greeting or AuthSwitchRequest). */
+  private backendScramble: Buffer = Buffer.alloc(0);
+  /**
+   * caching_sha2_password full authentication with TLS only on the client leg: the client sends its
+   * password in clear (it sees TLS), the plain database leg needs it RSA-encrypted.
+   */
+  private fullAuth: 'none' | 'awaitPassword' | 'awaitKey' = 'none';
+  private clearPassword?: Buffer;
+  /** Database-leg packets the client never sees (the public-key round trip). */
+  private seqDrift = 0;
   /** A refusal decided before the login (see the tlsEstablished event). */
   private refusal?: { reason: CloseReason; error: ProxyError };
   /** Client-leg TLS facts, for the connection attributes. */
@@ -113,11 +130,11 @@ export class HandshakeMachine {
 
   /** Client-leg and database-leg sequence ids differ by the SSLRequests each leg carries. */
   private toBackendSeq(clientSeq: number): number {
-    return (clientSeq - (this.transport === 'tls' ? 1 : 0) + this.backendOffset) & 0xff;
+    return (clientSeq - (this.transport === 'tls' ? 1 : 0) + this.backendOffset + this.seqDrift) & 0xff;
   }
 
   private toClientSeq(backendSeq: number): number {
-    return (backendSeq - this.backendOffset + (this.transport === 'tls' ? 1 : 0)) & 0xff;
+    return (backendSeq - this.backendOffset + (this.transport === 'tls' ? 1 : 0) - this.seqDrift) & 0xff;
   }
 
   get phase(): State {
@@ -229,6 +246,7 @@ export class HandshakeMachine {
     this.backendSeq = packet.sequenceId;
     this.backendAwaitsClient = true;
     this.backendPlugin = greeting.authPluginName;
+    this.backendScramble = greeting.authPluginData.subarray(0, 20);
     out.push({
       type: 'greeting',
       serverVersion: greeting.serverVersion,
@@ -252,6 +270,11 @@ export class HandshakeMachine {
   }
 
   private onAuthPacket(out: HandshakeAction[], packet: Packet): void {
+    if (this.fullAuth === 'awaitKey') {
+      this.sendEncryptedPassword(out, packet);
+      return;
+    }
+    if (this.needsRsaFullAuth(packet.payload)) this.fullAuth = 'awaitPassword';
     this.backendSeq = packet.sequenceId;
     this.clientSeq = this.toClientSeq(packet.sequenceId);
     const relayed = encodePacket(packet.payload, this.clientSeq);
@@ -272,8 +295,54 @@ export class HandshakeMachine {
       this.state = 'done';
       return;
     }
-    if (kind === 'auth-switch') this.backendPlugin = authSwitchPlugin(packet.payload);
+    if (kind === 'auth-switch') {
+      this.backendPlugin = authSwitchPlugin(packet.payload);
+      this.backendScramble = authSwitchScramble(packet.payload) ?? this.backendScramble;
+    }
     this.backendAwaitsClient = true;
+  }
+
+  /**
+   * MySQL asks for full authentication while only the client leg is encrypted: the client will send
+   * its password in clear, which a plain-TCP MySQL refuses. TiDB accepts the clear password (it
+   * always forces full authentication), so it is left alone.
+   */
+  private needsRsaFullAuth(payload: Buffer): boolean {
+    return (
+      this.transport === 'tls' &&
+      !this.options.backendTls &&
+      this.backendPlugin === CACHING_SHA2 &&
+      payload.equals(PERFORM_FULL_AUTHENTICATION) &&
+      !(this.greeting?.serverVersion ?? '').includes('TiDB')
+    );
+  }
+
+  /** The client's clear password: keep it in memory only until the public key arrives. */
+  private requestPublicKey(out: HandshakeAction[], packet: Packet): void {
+    this.clearPassword = Buffer.from(packet.payload);
+    packet.payload.fill(0);
+    this.fullAuth = 'awaitKey';
+    this.forwardToBackend(out, REQUEST_PUBLIC_KEY, packet.sequenceId);
+  }
+
+  private sendEncryptedPassword(out: HandshakeAction[], packet: Packet): void {
+    this.fullAuth = 'none';
+    const password = this.clearPassword ?? Buffer.alloc(1);
+    this.clearPassword = undefined;
+    try {
+      if (packet.payload[0] !== 0x01) {
+        throw new MalformedPacketError('the database answered the public-key request with something else than a key');
+      }
+      const encrypted = encryptPassword(password, this.backendScramble, packet.payload.subarray(1));
+      this.backendSeq = (packet.sequenceId + 1) & 0xff;
+      this.seqDrift = (this.seqDrift + 2) & 0xff;
+      out.push({ type: 'sendToBackend', data: encodePacket(encrypted, this.backendSeq) });
+    } catch (error) {
+      if (error instanceof MalformedPacketError) throw error;
+      throw new MalformedPacketError(`cannot encrypt the password with the database's public key: ${(error as Error).message}`);
+    } finally {
+      password.fill(0);
+    }
   }
 
   private onBackendClosed(
@@ -458,6 +527,11 @@ export class HandshakeMachine {
   }
 
   private forwardAuthPacket(out: HandshakeAction[], packet: Packet): void {
+    if (this.fullAuth === 'awaitPassword') {
+      this.fullAuth = 'none';
+      // A client that asks for the key itself needs no help.
+      if (!packet.payload.equals(REQUEST_PUBLIC_KEY)) return this.requestPublicKey(out, packet);
+    }
     this.forwardToBackend(out, packet.payload, packet.sequenceId);
   }
 
@@ -493,6 +567,8 @@ export class HandshakeMachine {
     out.push({ type: 'closeClient', reason, detail, packet });
     this.client.drain();
     this.held = [];
+    this.clearPassword?.fill(0);
+    this.clearPassword = undefined;
     if (this.backendEnded) {
       this.state = 'done';
       return;

@@ -47,8 +47,8 @@ export const LIVE_PAGE_HTML = `<!doctype html>
     <div class="tile"><span class="label">refused</span><span class="big" data-figure="refused-total">–</span></div>
   </section>
   <section class="cards">
-    <article class="card"><h2>TLS versions</h2><table id="versions"><thead><tr><th>version</th><th class="num">handshakes</th><th class="num">/ s</th><th class="num">share</th></tr></thead><tbody></tbody></table></article>
-    <article class="card"><h2>Ciphers</h2><table id="ciphers"><thead><tr><th>cipher</th><th class="num">handshakes</th><th class="num">share</th></tr></thead><tbody></tbody></table></article>
+    <article class="card"><h2>TLS versions</h2><table id="versions"><thead><tr><th>version</th><th class="num">count</th><th class="num">/ s</th><th class="num">share</th></tr></thead><tbody></tbody></table></article>
+    <article class="card"><h2>Ciphers</h2><table id="ciphers"><thead><tr><th>cipher</th><th class="num">count</th><th class="num">share</th></tr></thead><tbody></tbody></table></article>
     <article class="card"><h2>Handshake latency <span class="muted small">since start</span></h2><table id="latency"><thead><tr><th>version</th><th class="num">count</th><th class="num">p50</th><th class="num">p99</th><th class="num">mean</th></tr></thead><tbody></tbody></table></article>
     <article class="card"><h2>Active connections</h2><table id="active"><tbody></tbody></table></article>
     <article class="card"><h2>Refusals</h2><table id="rejections"><thead><tr><th>connection refused: reason</th><th class="num">count</th></tr></thead><tbody></tbody></table><table id="tls-failures"><thead><tr><th>TLS handshake failed: reason</th><th class="num">count</th></tr></thead><tbody></tbody></table></article>
@@ -97,7 +97,7 @@ table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nu
 table + table { margin-top: 10px; }
 th, td { text-align: left; padding: 3px 6px 3px 0; border-bottom: 1px solid var(--line); vertical-align: middle; }
 th { color: var(--muted); font-weight: normal; font-size: 0.8rem; }
-td.num, th.num { text-align: right; white-space: nowrap; }
+td.num, th.num { text-align: right; white-space: nowrap; padding-left: 10px; }
 td.name { word-break: break-word; }
 tr.zero td { color: var(--muted); }
 .track { display: block; height: 6px; margin: 3px 0 2px; background: var(--line); border-radius: 3px; overflow: hidden; }

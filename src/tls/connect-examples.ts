@@ -258,7 +258,7 @@ export function renderConnectInfo(
   ];
   if (!choice.matches) {
     lines.push(
-      `WARNING: ${t.host} is not in the certificate: issue one with 'mysql-tls-proxy certs --host ${t.host}'`,
+      `WARNING: ${t.host} is not in the certificate: issue one, e.g. 'mysql-tls-proxy certs --keep-ca --host ${t.host}'`,
     );
   }
   for (const example of connectExamples(t)) {

@@ -92,7 +92,12 @@ export async function startFakeServer(options: FakeServerOptions): Promise<FakeS
       plain.push(chunk);
       const request = plain.read();
       if (!request) return;
+      socket.pause();
       socket.off('data', onPlain);
+      // The ClientHello may have arrived in the same read as the SSLRequest: give it back to
+      // the socket, where TLSSocket picks up buffered bytes.
+      const rest = plain.drain();
+      if (rest.length > 0) socket.unshift(rest);
       const secure = new tls.TLSSocket(socket, { isServer: true, secureContext: context });
       secure.on('error', () => undefined);
       secure.on('secure', () => events.push('tls'));
