@@ -35,7 +35,7 @@ export async function startFakeMysql8(options: { user: string; password: string;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
-    const scramble = crypto.randomBytes(20).map((b) => (b % 94) + 33); // printable, no NUL
+    const scramble = Buffer.from(crypto.randomBytes(20).map((b) => (b % 94) + 33)); // printable, no NUL
     const reader = new PacketReader(1 << 24);
     let step: 'response' | 'keyRequest' | 'encrypted' | 'clear' | 'command' = 'response';
     socket.write(
