@@ -7,6 +7,7 @@ module.exports = {
       testMatch: ['<rootDir>/test/unit/**/*.test.ts'],
       transform: { '^.+\\.ts$': tsJest },
       testEnvironment: 'node',
+      setupFilesAfterEnv: ['<rootDir>/test/helpers/fail-on-unhandled.ts'],
     },
     {
       displayName: 'integration',

@@ -134,6 +134,7 @@ export async function startProxy(config: ServeConfig, logger: Logger): Promise<R
       {
         backend: config.backend,
         localAddress: config.backendLocalAddress,
+        proxyProtocol: config.backendProxyProtocol,
         timeoutMs: config.backendConnectTimeoutMs,
         intervalMs: probeConfig.backendProbeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS,
         failureThreshold: probeConfig.backendProbeFailures ?? DEFAULT_PROBE_FAILURE_THRESHOLD,

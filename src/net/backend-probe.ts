@@ -7,6 +7,7 @@ import { classifyServerAuthPacket } from '../protocol/auth-packets';
 import { isErrPacket, parseErrPacket } from '../protocol/err-packet';
 import { isGreeting, parseGreeting } from '../protocol/greeting';
 import { encodePacket, parsePacketHeader, PACKET_HEADER_SIZE } from '../protocol/packet';
+import { encodeProxyV2Local } from '../protocol/proxy-protocol';
 import type { Logger } from '../observability/logger';
 import type { ProxyMetrics } from '../observability/metrics';
 
@@ -21,6 +22,11 @@ export interface ProbeTarget {
   backend: HostPort;
   localAddress?: string;
   timeoutMs: number;
+  /**
+   * With --backend-proxy-protocol v2 the database expects a PROXY header first: the probe sends
+   * the LOCAL command, which the protocol defines for a proxy's own health checks.
+   */
+  proxyProtocol?: 'off' | 'v2';
 }
 
 export const DEFAULT_PROBE_INTERVAL_MS = 5_000;
@@ -53,6 +59,7 @@ export function probeBackend(target: ProbeTarget): Promise<ProbeResult> {
       localAddress: target.localAddress,
     });
     socket.setNoDelay(true);
+    if (target.proxyProtocol === 'v2') socket.write(encodeProxyV2Local());
     const timer = setTimeout(
       () => finish(false, `no ${greeted ? 'login answer' : 'greeting'} within ${target.timeoutMs} ms`, true),
       target.timeoutMs,
@@ -208,6 +215,7 @@ export class BackendProbe {
       backend: this.options.backend,
       localAddress: this.options.localAddress,
       timeoutMs: this.options.timeoutMs,
+      proxyProtocol: this.options.proxyProtocol,
     });
     this.record(result);
     return result;

@@ -6,6 +6,7 @@ import { encodeErrPacket } from '../../../src/protocol/err-packet';
 import { encodeGreeting } from '../../../src/protocol/greeting';
 import { encodePacket, parsePacketHeader } from '../../../src/protocol/packet';
 import { Capability } from '../../../src/protocol/capabilities';
+import { encodeProxyV2Local } from '../../../src/protocol/proxy-protocol';
 
 /** A scripted database: answers each client packet with the next reply, records what it got. */
 async function fakeDatabase(
@@ -15,7 +16,9 @@ async function fakeDatabase(
   const received: Buffer[] = [];
   let resolveEnded!: (how: 'end' | 'reset') => void;
   const ended = new Promise<'end' | 'reset'>((resolve) => (resolveEnded = resolve));
+  const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
+    sockets.add(socket);
     socket.write(first);
     let buffer = Buffer.alloc(0);
     socket.on('data', (chunk) => {
@@ -40,7 +43,10 @@ async function fakeDatabase(
     port: (server.address() as net.AddressInfo).port,
     received,
     ended,
-    close: () => server.close(),
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
   };
 }
 
@@ -90,6 +96,29 @@ describe('probeBackend', () => {
       expect(db.received[1].length - 4).toBe(64); // ed25519 signature length
     } finally {
       db.close();
+    }
+  });
+
+  it('starts with a PROXY v2 LOCAL header when the database expects PROXY protocol', async () => {
+    let first: Buffer | undefined;
+    const server = net.createServer((socket) => {
+      socket.once('data', (chunk) => {
+        first = chunk;
+        socket.destroy();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as net.AddressInfo).port;
+      const result = await probeBackend({
+        backend: { host: '127.0.0.1', port },
+        timeoutMs: 1000,
+        proxyProtocol: 'v2',
+      });
+      expect(result.ok).toBe(false); // closed before a greeting
+      expect(first?.subarray(0, 16)).toEqual(encodeProxyV2Local());
+    } finally {
+      server.close();
     }
   });
 

@@ -120,6 +120,7 @@ describe('the status server', () => {
     port = ((await listenStatusServer(server, '127.0.0.1', 0)) as AddressInfo).port;
   });
   afterAll(async () => {
+    server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   });
 
