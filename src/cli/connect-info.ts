@@ -41,8 +41,6 @@ export interface ConnectInfoArgs {
 function builder(yargs: Argv<object>): Argv<ConnectInfoArgs> {
   return (
     yargs
-      // Shares MTP_* variables and --config files with serve, which hold serve-only keys too.
-      .strictOptions(false)
       .usage(
         '$0 connect-info [options]\n\nPrint connection examples that verify the server certificate (CA and host name) for common MySQL clients.',
       )
@@ -150,40 +148,7 @@ export function buildConnectInfo(args: ConnectInfoArgs): ConnectInfo {
   return { target, text, json };
 }
 
-const KNOWN_FLAGS = new Set([
-  'listen',
-  'cert',
-  'ca-file',
-  'status',
-  'host',
-  'user',
-  'database',
-  'password-env',
-  'client',
-  'json',
-  'config',
-  'help',
-  'version',
-]);
-
-/**
- * strictOptions is off for this command (serve's keys may come from MTP_* and --config), so a
- * typo on the command line itself is caught here instead.
- */
-export function unknownFlags(argv: string[]): string[] {
-  const end = argv.indexOf('--');
-  return (end < 0 ? argv : argv.slice(0, end))
-    .filter((arg) => arg.startsWith('--') && arg.length > 2)
-    .map((arg) => arg.slice(2).split('=')[0])
-    .filter((name) => {
-      const kebab = name.replace(/^no-/, '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-      return !KNOWN_FLAGS.has(kebab);
-    });
-}
-
 function handler(args: ConnectInfoArgs): void {
-  const unknown = unknownFlags(process.argv.slice(2));
-  if (unknown.length > 0) return usageError(`Unknown argument: ${unknown.join(', ')}`);
   let info: ConnectInfo;
   try {
     info = buildConnectInfo(args);

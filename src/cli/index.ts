@@ -7,6 +7,7 @@ import { certsCommand } from './certs';
 import { checkCommand } from './check';
 import { connectInfoCommand } from './connect-info';
 import { serveCommand } from './serve';
+import { unknownFlags } from './command-line-flags';
 import { usageError } from './usage-error';
 
 /**
@@ -14,7 +15,8 @@ import { usageError } from './usage-error';
  * flag names). Precedence: flag > environment > file > default.
  */
 export async function main(args: string[]): Promise<void> {
-  await yargs(args)
+  const cli = yargs(args);
+  await cli
     .scriptName('mysql-tls-proxy')
     .env('MTP')
     .config('config', 'JSON file whose keys are flag names (flag > env > file > default)', (path: string) => {
@@ -29,7 +31,16 @@ export async function main(args: string[]): Promise<void> {
     .command(connectInfoCommand)
     .command(benchCommand)
     .command(checkCommand)
-    .strictOptions()
+    .middleware(() => {
+      // Runs after the command's builder, so its options are known by now.
+      const options = (cli as unknown as { getOptions(): { key: Record<string, unknown>; alias: Record<string, string[]> } }).getOptions();
+      const known = new Set([...Object.keys(options.key), ...Object.values(options.alias).flat(), 'help', 'version']);
+      const unknown = unknownFlags(args, known);
+      if (unknown.length > 0) {
+        usageError(`Unknown argument${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`);
+        process.exit(2);
+      }
+    }, true)
     .help()
     .alias('h', 'help')
     .version()

@@ -91,14 +91,14 @@ h2 { font-size: 1rem; margin: 0 0 8px; }
 .spark { width: 100%; height: 24px; margin-top: 4px; }
 .spark polyline { fill: none; stroke: var(--accent); stroke-width: 1.5; vector-effect: non-scaling-stroke; }
 .cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(340px, 1fr)); gap: 10px; }
-@media (max-width: 420px) { body { padding: 10px; } .cards { grid-template-columns: 1fr; } .big { font-size: 1.25rem; } }
+@media (max-width: 420px) { body { padding: 10px; } .cards { grid-template-columns: 1fr; } .big { font-size: 1.25rem; } td.num, th.num { padding-left: 6px; } table { font-size: 0.85rem; } }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px; min-width: 0; overflow-x: auto; }
 table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums; }
 table + table { margin-top: 10px; }
 th, td { text-align: left; padding: 3px 6px 3px 0; border-bottom: 1px solid var(--line); vertical-align: middle; }
 th { color: var(--muted); font-weight: normal; font-size: 0.8rem; }
 td.num, th.num { text-align: right; white-space: nowrap; padding-left: 10px; }
-td.name { word-break: break-word; }
+td.name { overflow-wrap: break-word; }
 tr.zero td { color: var(--muted); }
 .track { display: block; height: 6px; margin: 3px 0 2px; background: var(--line); border-radius: 3px; overflow: hidden; }
 .fill { display: block; height: 100%; background: var(--accent); }

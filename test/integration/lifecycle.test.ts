@@ -83,6 +83,19 @@ describe('configuration sources', () => {
     }
   });
 
+  it("ignores other subcommands' MTP_* variables but not unknown flags on the command line", async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mtp-certs-env-'));
+    const env = { ...process.env, MTP_BACKEND: '127.0.0.1:1', MTP_HANDSHAKE_TIMEOUT: '5' };
+    const ok = await new Promise<number | null>((resolve) => {
+      const child = require('child_process').spawn(process.execPath, [CLI, 'certs', '--out', dir], { env, stdio: 'ignore' });
+      child.on('exit', resolve);
+    });
+    expect(ok).toBe(0);
+    const typo = await run(process.execPath, [CLI, 'certs', '--out', dir, '--forse']);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr.trim()).toBe('mysql-tls-proxy: Unknown argument: forse');
+  });
+
   it('reads repeatable flags from the environment as a comma list', async () => {
     const proxy = await startProxy({ backendPort: db.port, env: { MTP_ALLOW: '127.0.0.1/32, 10.0.0.0/8' } });
     try {

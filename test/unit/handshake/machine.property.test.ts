@@ -8,7 +8,6 @@ import { CLOSE_REASONS } from '../../../src/handshake/close-reason';
 import { DEFAULT_HANDSHAKE_OPTIONS, HandshakeMachine } from '../../../src/handshake/machine';
 import type { HandshakeAction, HandshakeEvent } from '../../../src/handshake/types';
 import { Capability } from '../../../src/protocol/capabilities';
-import { encodeGreeting } from '../../../src/protocol/greeting';
 import { encodeHandshakeResponse } from '../../../src/protocol/handshake-response';
 import { encodePacket } from '../../../src/protocol/packet';
 import { encodeSslRequest } from '../../../src/protocol/ssl-request';
