@@ -9,11 +9,7 @@ import type { Logger } from './observability/logger';
 import { ProxyMetrics } from './observability/metrics';
 import { computeReadiness } from './observability/readiness';
 import { createStatusServer, listenStatusServer } from './observability/status-server';
-import {
-  BackendProbe,
-  DEFAULT_PROBE_FAILURE_THRESHOLD,
-  DEFAULT_PROBE_INTERVAL_MS,
-} from './net/backend-probe';
+import { BackendProbe } from './net/backend-probe';
 import { AccessPolicy } from './policy/access-policy';
 import { AllowFileError } from './policy/allow-file';
 import { startAllowFileReloader } from './policy/allow-file-reloader';
@@ -125,19 +121,14 @@ export async function startProxy(config: ServeConfig, logger: Logger): Promise<R
   let statusAddress: AddressInfo | undefined;
   let probe: BackendProbe | undefined;
   if (config.status) {
-    // Probe settings are optional config fields (defaults: every 5 s, unreachable after 3 failures).
-    const probeConfig = config as ServeConfig & {
-      backendProbeIntervalMs?: number;
-      backendProbeFailures?: number;
-    };
     probe = new BackendProbe(
       {
         backend: config.backend,
         localAddress: config.backendLocalAddress,
         proxyProtocol: config.backendProxyProtocol,
         timeoutMs: config.backendConnectTimeoutMs,
-        intervalMs: probeConfig.backendProbeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS,
-        failureThreshold: probeConfig.backendProbeFailures ?? DEFAULT_PROBE_FAILURE_THRESHOLD,
+        intervalMs: config.backendProbeIntervalMs,
+        failureThreshold: config.backendProbeFailures,
       },
       { metrics, logger },
     );
@@ -221,7 +212,9 @@ function readConfigFile(path: string, flag: string): Buffer {
   try {
     return fs.readFileSync(path);
   } catch (error) {
-    throw new ConfigError(`cannot read ${flag} ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new ConfigError(
+      `cannot read ${flag} ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
   }
 }
 

@@ -39,55 +39,53 @@ export interface ConnectInfoArgs {
 }
 
 function builder(yargs: Argv<object>): Argv<ConnectInfoArgs> {
-  return (
-    yargs
-      .usage(
-        '$0 connect-info [options]\n\nPrint connection examples that verify the server certificate (CA and host name) for common MySQL clients.',
-      )
-      .option('listen', {
-        type: 'string',
-        default: SERVE_DEFAULTS.listen,
-        describe: "The proxy's client-facing HOST:PORT (as given to serve)",
-      })
-      .option('cert', {
-        type: 'string',
-        default: SERVE_DEFAULTS.cert,
-        describe: 'The server certificate the proxy serves (its SANs decide the host name)',
-      })
-      .option('ca-file', {
-        type: 'string',
-        default: SERVE_DEFAULTS.caFile,
-        describe:
-          "The CA clients should trust; if it does not exist, the examples use the system's trust store",
-      })
-      .option('status', {
-        type: 'string',
-        default: SERVE_DEFAULTS.status,
-        describe: "The proxy's status HOST:PORT (for the /ca.pem URL), or 'off'",
-      })
-      .option('host', {
-        type: 'string',
-        describe: 'Host name clients use (default: picked from the certificate SANs and --listen)',
-      })
-      .option('user', { type: 'string', default: 'app', describe: 'Database user in the examples' })
-      .option('database', { type: 'string', default: 'test', describe: 'Database in the examples' })
-      .option('password-env', {
-        type: 'string',
-        default: 'DB_PASSWORD',
-        describe: 'Environment variable the examples read the password from',
-      })
-      .option('client', {
-        type: 'string',
-        array: true,
-        choices: CLIENT_IDS,
-        describe: 'Only these clients (repeatable)',
-      })
-      .option('json', {
-        type: 'boolean',
-        default: false,
-        describe: 'One JSON object: host, port, ca_file and the examples by client',
-      }) as unknown as Argv<ConnectInfoArgs>
-  );
+  return yargs
+    .usage(
+      '$0 connect-info [options]\n\nPrint connection examples that verify the server certificate (CA and host name) for common MySQL clients.',
+    )
+    .option('listen', {
+      type: 'string',
+      default: SERVE_DEFAULTS.listen,
+      describe: "The proxy's client-facing HOST:PORT (as given to serve)",
+    })
+    .option('cert', {
+      type: 'string',
+      default: SERVE_DEFAULTS.cert,
+      describe: 'The server certificate the proxy serves (its SANs decide the host name)',
+    })
+    .option('ca-file', {
+      type: 'string',
+      default: SERVE_DEFAULTS.caFile,
+      describe:
+        "The CA clients should trust; if it does not exist, the examples use the system's trust store",
+    })
+    .option('status', {
+      type: 'string',
+      default: SERVE_DEFAULTS.status,
+      describe: "The proxy's status HOST:PORT (for the /ca.pem URL), or 'off'",
+    })
+    .option('host', {
+      type: 'string',
+      describe: 'Host name clients use (default: picked from the certificate SANs and --listen)',
+    })
+    .option('user', { type: 'string', default: 'app', describe: 'Database user in the examples' })
+    .option('database', { type: 'string', default: 'test', describe: 'Database in the examples' })
+    .option('password-env', {
+      type: 'string',
+      default: 'DB_PASSWORD',
+      describe: 'Environment variable the examples read the password from',
+    })
+    .option('client', {
+      type: 'string',
+      array: true,
+      choices: CLIENT_IDS,
+      describe: 'Only these clients (repeatable)',
+    })
+    .option('json', {
+      type: 'boolean',
+      default: false,
+      describe: 'One JSON object: host, port, ca_file and the examples by client',
+    }) as unknown as Argv<ConnectInfoArgs>;
 }
 
 export interface ConnectInfo {

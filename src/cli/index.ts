@@ -33,8 +33,15 @@ export async function main(args: string[]): Promise<void> {
     .command(checkCommand)
     .middleware(() => {
       // Runs after the command's builder, so its options are known by now.
-      const options = (cli as unknown as { getOptions(): { key: Record<string, unknown>; alias: Record<string, string[]> } }).getOptions();
-      const known = new Set([...Object.keys(options.key), ...Object.values(options.alias).flat(), 'help', 'version']);
+      const options = (
+        cli as unknown as { getOptions(): { key: Record<string, unknown>; alias: Record<string, string[]> } }
+      ).getOptions();
+      const known = new Set([
+        ...Object.keys(options.key),
+        ...Object.values(options.alias).flat(),
+        'help',
+        'version',
+      ]);
       const unknown = unknownFlags(args, known);
       if (unknown.length > 0) {
         usageError(`Unknown argument${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`);

@@ -109,7 +109,8 @@ function builder(yargs: Argv): Argv<RawServeOptions> {
     })
     .option('allow-file', {
       type: 'string',
-      describe: 'File of CIDRs (one per line, # comments), added to --allow; reloaded on SIGHUP and on change',
+      describe:
+        'File of CIDRs (one per line, # comments), added to --allow; reloaded on SIGHUP and on change',
       group: 'Access:',
     })
     .option('client-ca', {
@@ -126,22 +127,29 @@ function builder(yargs: Argv): Argv<RawServeOptions> {
     .option('proxy-protocol-wait', {
       type: 'number',
       default: d.proxyProtocolWait,
-      describe: "ms to wait for a balancer's PROXY header before greeting (for balancers that send it with the client's first bytes)",
+      describe:
+        "ms to wait for a balancer's PROXY header before greeting (for balancers that send it with the client's first bytes)",
       group: 'Access:',
     })
     .option('backend-proxy-protocol', {
       type: 'string',
       default: d.backendProxyProtocol,
-      describe: 'v2: tell the backend the real client address in a PROXY v2 header (MariaDB proxy_protocol_networks, TiDB proxy-protocol.networks); off',
+      describe:
+        'v2: tell the backend the real client address in a PROXY v2 header (MariaDB proxy_protocol_networks, TiDB proxy-protocol.networks); off',
       group: 'Network:',
     })
     .option('backend-tls', {
       type: 'string',
       default: d.backendTls,
-      describe: 'TLS to the backend: off, on (encrypt), verify (encrypt and verify with --backend-ca / --backend-server-name)',
+      describe:
+        'TLS to the backend: off, on (encrypt), verify (encrypt and verify with --backend-ca / --backend-server-name)',
       group: 'Network:',
     })
-    .option('backend-ca', { type: 'string', describe: 'CA for --backend-tls verify (default: the system store)', group: 'Network:' })
+    .option('backend-ca', {
+      type: 'string',
+      describe: 'CA for --backend-tls verify (default: the system store)',
+      group: 'Network:',
+    })
     .option('backend-server-name', {
       type: 'string',
       describe: "Name the backend certificate must carry (default: --backend's host)",
@@ -150,8 +158,21 @@ function builder(yargs: Argv): Argv<RawServeOptions> {
     .option('client-attrs', {
       type: 'boolean',
       default: d.clientAttrs,
-      describe: 'Add _client_ip, _client_port, _client_tls_version, _client_tls_cipher to connection attributes (--no-client-attrs: off)',
+      describe:
+        'Add _client_ip, _client_port, _client_tls_version, _client_tls_cipher to connection attributes (--no-client-attrs: off)',
       group: 'Network:',
+    })
+    .option('backend-probe-interval', {
+      type: 'number',
+      default: d.backendProbeInterval,
+      describe: 'ms between readiness probes of the backend (each a clean login attempt)',
+      group: 'Observability:',
+    })
+    .option('backend-probe-failures', {
+      type: 'number',
+      default: d.backendProbeFailures,
+      describe: 'failed probes in a row before /readyz reports the backend unreachable',
+      group: 'Observability:',
     })
     .option('status', {
       type: 'string',

@@ -32,6 +32,9 @@ export const SERVE_DEFAULTS = {
   maxConnections: 10_000,
   handshakeTimeout: 10_000,
   backendConnectTimeout: 5_000,
+  /** Readiness probe of the backend (a clean login attempt, never a bare connect). */
+  backendProbeInterval: 5_000,
+  backendProbeFailures: 3,
   drainTimeout: 30_000,
   logLevel: 'info',
 } as const;

@@ -37,6 +37,8 @@ export interface ServeConfig {
   maxConnections: number;
   handshakeTimeoutMs: number;
   backendConnectTimeoutMs: number;
+  backendProbeIntervalMs: number;
+  backendProbeFailures: number;
   drainTimeoutMs: number;
   logLevel: LogLevel;
 }
@@ -68,6 +70,8 @@ export interface RawServeOptions {
   maxConnections?: unknown;
   handshakeTimeout?: unknown;
   backendConnectTimeout?: unknown;
+  backendProbeInterval?: unknown;
+  backendProbeFailures?: unknown;
   drainTimeout?: unknown;
   logLevel?: unknown;
 }
@@ -89,7 +93,11 @@ export function validateServeConfig(raw: RawServeOptions): ServeConfig {
   const allowFile = optionalStr(raw.allowFile, '--allow-file');
   const proxyProtocolFrom = list(raw.proxyProtocolFrom, d.proxyProtocolFrom);
   parseCidrList(proxyProtocolFrom, '--proxy-protocol-from');
-  const backendProxyProtocol = str(raw.backendProxyProtocol, d.backendProxyProtocol, '--backend-proxy-protocol');
+  const backendProxyProtocol = str(
+    raw.backendProxyProtocol,
+    d.backendProxyProtocol,
+    '--backend-proxy-protocol',
+  );
   if (backendProxyProtocol !== 'off' && backendProxyProtocol !== 'v2') {
     throw new ConfigError(`--backend-proxy-protocol must be off or v2, got '${backendProxyProtocol}'`);
   }
@@ -140,6 +148,18 @@ export function validateServeConfig(raw: RawServeOptions): ServeConfig {
       raw.backendConnectTimeout,
       d.backendConnectTimeout,
       '--backend-connect-timeout',
+      1,
+    ),
+    backendProbeIntervalMs: int(
+      raw.backendProbeInterval,
+      d.backendProbeInterval,
+      '--backend-probe-interval',
+      100,
+    ),
+    backendProbeFailures: int(
+      raw.backendProbeFailures,
+      d.backendProbeFailures,
+      '--backend-probe-failures',
       1,
     ),
     drainTimeoutMs: int(raw.drainTimeout, d.drainTimeout, '--drain-timeout', 0),

@@ -331,7 +331,9 @@ export class HandshakeMachine {
     this.clearPassword = undefined;
     try {
       if (packet.payload[0] !== 0x01) {
-        throw new MalformedPacketError('the database answered the public-key request with something else than a key');
+        throw new MalformedPacketError(
+          'the database answered the public-key request with something else than a key',
+        );
       }
       const encrypted = encryptPassword(password, this.backendScramble, packet.payload.subarray(1));
       this.backendSeq = (packet.sequenceId + 1) & 0xff;
@@ -339,7 +341,9 @@ export class HandshakeMachine {
       out.push({ type: 'sendToBackend', data: encodePacket(encrypted, this.backendSeq) });
     } catch (error) {
       if (error instanceof MalformedPacketError) throw error;
-      throw new MalformedPacketError(`cannot encrypt the password with the database's public key: ${(error as Error).message}`);
+      throw new MalformedPacketError(
+        `cannot encrypt the password with the database's public key: ${(error as Error).message}`,
+      );
     } finally {
       password.fill(0);
     }
@@ -413,7 +417,9 @@ export class HandshakeMachine {
   private refuseUntrustedProxyHeader(): void {
     if (this.clientSeq !== 0 || (this.state !== 'awaitGreeting' && this.state !== 'awaitClientFirst')) return;
     if (this.client.bufferedBytes < 3 || !looksLikeProxyHeader(this.client.peek(12))) return;
-    throw new UnexpectedProxyHeaderError('PROXY protocol header from a peer not listed in --proxy-protocol-from');
+    throw new UnexpectedProxyHeaderError(
+      'PROXY protocol header from a peer not listed in --proxy-protocol-from',
+    );
   }
 
   private refuseDirectTls(): void {
@@ -483,7 +489,10 @@ export class HandshakeMachine {
         ['_client_port', String(facts.port)],
       ];
       if (this.clientTls) {
-        added.push(['_client_tls_version', this.clientTls.version], ['_client_tls_cipher', this.clientTls.cipher]);
+        added.push(
+          ['_client_tls_version', this.clientTls.version],
+          ['_client_tls_cipher', this.clientTls.cipher],
+        );
       }
       const kept = (response.attributes ?? []).filter(([key]) => !added.some(([name]) => name === key));
       return encodeHandshakeResponse({
@@ -505,7 +514,10 @@ export class HandshakeMachine {
     if (this.options.backendTls && !this.backendTlsUp) {
       this.pendingLogin = payload;
       this.backendSeq = (this.greetingSeq() + 1) & 0xff;
-      out.push({ type: 'sendToBackend', data: encodePacket(payload.subarray(0, SSL_REQUEST_LENGTH), this.backendSeq) });
+      out.push({
+        type: 'sendToBackend',
+        data: encodePacket(payload.subarray(0, SSL_REQUEST_LENGTH), this.backendSeq),
+      });
       out.push({ type: 'startBackendTls' });
       return;
     }
@@ -587,7 +599,9 @@ export class HandshakeMachine {
       const capabilities = login.readUInt32LE(0);
       this.submitLogin(
         out,
-        this.options.backendTls ? withClientCapabilities(login, withCapability(capabilities, Capability.SSL)) : login,
+        this.options.backendTls
+          ? withClientCapabilities(login, withCapability(capabilities, Capability.SSL))
+          : login,
       );
       return;
     }

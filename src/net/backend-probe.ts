@@ -29,8 +29,6 @@ export interface ProbeTarget {
   proxyProtocol?: 'off' | 'v2';
 }
 
-export const DEFAULT_PROBE_INTERVAL_MS = 5_000;
-export const DEFAULT_PROBE_FAILURE_THRESHOLD = 3;
 /** Auth-switch / more-data rounds the probe answers before it gives up (as the session's release). */
 const MAX_AUTH_ROUNDS = 4;
 /** A greeting or an auth packet larger than this is not a MySQL server talking. */

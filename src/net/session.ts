@@ -257,7 +257,10 @@ export class Session {
       if (result.status === 'incomplete') return;
       this.proxyGate = undefined;
       if (result.status === 'invalid') {
-        this.refuseAfterStart('proxy_protocol', proxyErrors.badHandshake(`invalid PROXY protocol header: ${result.reason}`));
+        this.refuseAfterStart(
+          'proxy_protocol',
+          proxyErrors.badHandshake(`invalid PROXY protocol header: ${result.reason}`),
+        );
         return;
       }
       this.carriedSource = result.source;
@@ -291,8 +294,14 @@ export class Session {
    */
   private backendProxyHeader(): Buffer {
     if (this.proxyGate) return encodeProxyV2Local();
-    const source = this.carriedSource ?? { address: this.client.remoteAddress ?? '', port: this.client.remotePort ?? 0 };
-    const destination = this.carriedDestination ?? { address: this.client.localAddress ?? '', port: this.client.localPort ?? 0 };
+    const source = this.carriedSource ?? {
+      address: this.client.remoteAddress ?? '',
+      port: this.client.remotePort ?? 0,
+    };
+    const destination = this.carriedDestination ?? {
+      address: this.client.localAddress ?? '',
+      port: this.client.localPort ?? 0,
+    };
     try {
       return encodeProxyV2(sameFamily(source, destination), sameFamily(destination, source));
     } catch {
@@ -365,7 +374,8 @@ export class Session {
       ca: backendTls.ca,
       minVersion: 'TLSv1.2',
       rejectUnauthorized: backendTls.mode === 'verify',
-      checkServerIdentity: (_host, cert) => (backendTls.mode === 'verify' ? tls.checkServerIdentity(name, cert) : undefined),
+      checkServerIdentity: (_host, cert) =>
+        backendTls.mode === 'verify' ? tls.checkServerIdentity(name, cert) : undefined,
     });
     let up = false;
     secure.once('secureConnect', () => {
@@ -376,7 +386,11 @@ export class Session {
     });
     secure.on('error', (error: NodeJS.ErrnoException) => {
       if (up) return this.onBackendError(error);
-      this.feed({ type: 'backendClosed', reason: 'backend_tls_failed', detail: `TLS to the database failed: ${error.message}` });
+      this.feed({
+        type: 'backendClosed',
+        reason: 'backend_tls_failed',
+        detail: `TLS to the database failed: ${error.message}`,
+      });
       raw.destroy();
     });
   }
@@ -402,7 +416,12 @@ export class Session {
     // Two-way TLS: TLS is up, so the client reads a MySQL error (after its login) instead of a bare alert.
     const refuseLogin =
       this.deps.tls.requiresClientCertificate && !socket.authorized
-        ? { reason: 'client_certificate' as const, error: proxyErrors.clientCertificateRequired(String(socket.authorizationError ?? 'no certificate')) }
+        ? {
+            reason: 'client_certificate' as const,
+            error: proxyErrors.clientCertificateRequired(
+              String(socket.authorizationError ?? 'no certificate'),
+            ),
+          }
         : undefined;
     this.feed({ type: 'tlsEstablished', refuseLogin, tls: { version, cipher } });
   }
@@ -574,7 +593,8 @@ export class Session {
 
 /** PROXY v2 carries one address family: an IPv4 address next to an IPv6 one is written mapped. */
 function sameFamily(address: ProxyAddress, other: ProxyAddress): ProxyAddress {
-  if (net.isIPv4(address.address) && net.isIPv6(other.address)) return { ...address, address: `::ffff:${address.address}` };
+  if (net.isIPv4(address.address) && net.isIPv6(other.address))
+    return { ...address, address: `::ffff:${address.address}` };
   return address;
 }
 

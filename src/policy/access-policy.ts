@@ -24,7 +24,10 @@ export class AccessPolicy {
 
   constructor(private readonly options: AccessPolicyOptions) {
     this.fixed = parseCidrList(options.allow, '--allow');
-    this.allowlist = new Allowlist([...this.fixed, ...(options.allowFile ? readAllowFile(options.allowFile) : [])]);
+    this.allowlist = new Allowlist([
+      ...this.fixed,
+      ...(options.allowFile ? readAllowFile(options.allowFile) : []),
+    ]);
     const proxyCidrs = parseCidrList(options.proxyProtocolFrom, '--proxy-protocol-from');
     if (proxyCidrs.length > 0) this.proxyPeers = toBlockList(proxyCidrs);
   }

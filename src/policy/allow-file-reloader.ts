@@ -18,7 +18,10 @@ export function startAllowFileReloader(policy: AccessPolicy, logger: Logger): Al
     if (!file) return;
     try {
       const { entries } = policy.reload();
-      logger.info({ event: 'allowlist_reloaded', file, entries, trigger }, `access list reloaded from ${file}`);
+      logger.info(
+        { event: 'allowlist_reloaded', file, entries, trigger },
+        `access list reloaded from ${file}`,
+      );
     } catch (error) {
       logger.error(
         { event: 'allowlist_reload_failed', file, trigger, error: (error as Error).message },
@@ -30,7 +33,10 @@ export function startAllowFileReloader(policy: AccessPolicy, logger: Logger): Al
   if (file) {
     watcher = watchFiles([file], () => reload('file_change'), {
       onError: (error, directory) =>
-        logger.warn({ event: 'allowlist_watch_failed', directory, error: error.message }, 'cannot watch --allow-file; SIGHUP still reloads it'),
+        logger.warn(
+          { event: 'allowlist_watch_failed', directory, error: error.message },
+          'cannot watch --allow-file; SIGHUP still reloads it',
+        ),
     });
   }
   return { reload, close: () => watcher?.close() };

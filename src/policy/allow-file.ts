@@ -27,7 +27,9 @@ export function readAllowFile(path: string): Cidr[] {
   try {
     text = fs.readFileSync(path, 'utf8');
   } catch (error) {
-    throw new AllowFileError(`cannot read --allow-file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new AllowFileError(
+      `cannot read --allow-file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
   }
   return parseAllowFile(text, path);
 }

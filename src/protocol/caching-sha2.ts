@@ -30,7 +30,10 @@ export function encryptPassword(passwordWithNul: Buffer, scramble: Buffer, publi
   const mixed = Buffer.alloc(passwordWithNul.length);
   for (let i = 0; i < mixed.length; i++) mixed[i] = passwordWithNul[i] ^ scramble[i % scramble.length];
   try {
-    return crypto.publicEncrypt({ key: publicKeyPem, padding: crypto.constants.RSA_PKCS1_OAEP_PADDING }, mixed);
+    return crypto.publicEncrypt(
+      { key: publicKeyPem, padding: crypto.constants.RSA_PKCS1_OAEP_PADDING },
+      mixed,
+    );
   } finally {
     mixed.fill(0);
   }

@@ -6,7 +6,9 @@
  */
 import net from 'node:net';
 
-export const PROXY_V2_SIGNATURE = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
+export const PROXY_V2_SIGNATURE = Buffer.from([
+  0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a,
+]);
 const V1_PREFIX = Buffer.from('PROXY ', 'latin1');
 /** A v1 header is at most 107 bytes including CRLF. */
 const V1_MAX_LENGTH = 107;
@@ -49,10 +51,13 @@ export function parseProxyHeader(data: Buffer): ProxyHeaderResult {
 
 function parseV1(data: Buffer): ProxyHeaderResult {
   const prefix = data.subarray(0, Math.min(data.length, V1_PREFIX.length));
-  if (!prefix.equals(V1_PREFIX.subarray(0, prefix.length))) return { status: 'invalid', reason: 'no PROXY protocol header' };
+  if (!prefix.equals(V1_PREFIX.subarray(0, prefix.length)))
+    return { status: 'invalid', reason: 'no PROXY protocol header' };
   const end = data.indexOf('\r\n', 0, 'latin1');
   if (end < 0) {
-    return data.length >= V1_MAX_LENGTH ? { status: 'invalid', reason: 'v1 header longer than 107 bytes' } : { status: 'incomplete' };
+    return data.length >= V1_MAX_LENGTH
+      ? { status: 'invalid', reason: 'v1 header longer than 107 bytes' }
+      : { status: 'incomplete' };
   }
   if (end + 2 > V1_MAX_LENGTH) return { status: 'invalid', reason: 'v1 header longer than 107 bytes' };
   const fields = data.toString('latin1', 0, end).split(' ');
@@ -61,13 +66,15 @@ function parseV1(data: Buffer): ProxyHeaderResult {
   if (fields.length !== 6) return { status: 'invalid', reason: 'v1 header must have 6 fields' };
   const [, family, srcAddress, dstAddress, srcPort, dstPort] = fields;
   const expected = family === 'TCP4' ? 4 : family === 'TCP6' ? 6 : 0;
-  if (expected === 0) return { status: 'invalid', reason: `v1 family '${family}' is not TCP4, TCP6 or UNKNOWN` };
+  if (expected === 0)
+    return { status: 'invalid', reason: `v1 family '${family}' is not TCP4, TCP6 or UNKNOWN` };
   if (net.isIP(srcAddress) !== expected || net.isIP(dstAddress) !== expected) {
     return { status: 'invalid', reason: `v1 addresses are not ${family} addresses` };
   }
   const source = port(srcPort);
   const destination = port(dstPort);
-  if (source === undefined || destination === undefined) return { status: 'invalid', reason: 'v1 port out of range' };
+  if (source === undefined || destination === undefined)
+    return { status: 'invalid', reason: 'v1 port out of range' };
   return {
     status: 'ok',
     length,
@@ -95,7 +102,8 @@ function parseV2(data: Buffer): ProxyHeaderResult {
   const command = versionCommand & 0x0f;
   if (command > 1) return { status: 'invalid', reason: `v2 command ${command}` };
   const payloadLength = data.readUInt16BE(14);
-  if (payloadLength > V2_MAX_PAYLOAD) return { status: 'invalid', reason: `v2 payload of ${payloadLength} bytes` };
+  if (payloadLength > V2_MAX_PAYLOAD)
+    return { status: 'invalid', reason: `v2 payload of ${payloadLength} bytes` };
   const length = 16 + payloadLength;
   if (data.length < length) return { status: 'incomplete' };
   if (command === 0) return { status: 'ok', length, version: 2, command: 'local' };
@@ -170,12 +178,17 @@ export function encodeProxyV2Local(): Buffer {
 /** A v1 header (for tests and for balancers that only speak v1). */
 export function encodeProxyV1(source: ProxyAddress, destination: ProxyAddress): Buffer {
   const family = net.isIP(source.address) === 6 ? 'TCP6' : 'TCP4';
-  return Buffer.from(`PROXY ${family} ${source.address} ${destination.address} ${source.port} ${destination.port}\r\n`, 'latin1');
+  return Buffer.from(
+    `PROXY ${family} ${source.address} ${destination.address} ${source.port} ${destination.port}\r\n`,
+    'latin1',
+  );
 }
 
 function addressBytes(address: string, family: number): Buffer {
   if (family === 4) return Buffer.from(address.split('.').map(Number));
-  const [head, tail = ''] = address.includes('::') ? address.split('::') : [address, undefined as unknown as string];
+  const [head, tail = ''] = address.includes('::')
+    ? address.split('::')
+    : [address, undefined as unknown as string];
   const headGroups = head ? head.split(':') : [];
   const tailGroups = address.includes('::') && tail ? tail.split(':') : [];
   const expand = (groups: string[]): string[] =>

@@ -23,7 +23,11 @@ export interface FakeMysql8 {
 
 const OK = Buffer.from([0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00]);
 
-export async function startFakeMysql8(options: { user: string; password: string; tidb?: boolean }): Promise<FakeMysql8> {
+export async function startFakeMysql8(options: {
+  user: string;
+  password: string;
+  tidb?: boolean;
+}): Promise<FakeMysql8> {
   const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
   const publicPem = Buffer.from(publicKey.export({ type: 'spki', format: 'pem' }) as string);
   const cached = new Set<string>(); // users whose password is in the server's auth cache
@@ -46,8 +50,14 @@ export async function startFakeMysql8(options: { user: string; password: string;
           connectionId: 7,
           authPluginData: scramble,
           capabilities:
-            Capability.LONG_PASSWORD | Capability.PROTOCOL_41 | Capability.SECURE_CONNECTION | Capability.PLUGIN_AUTH |
-            Capability.TRANSACTIONS | Capability.PLUGIN_AUTH_LENENC_CLIENT_DATA | Capability.CONNECT_WITH_DB | Capability.DEPRECATE_EOF,
+            Capability.LONG_PASSWORD |
+            Capability.PROTOCOL_41 |
+            Capability.SECURE_CONNECTION |
+            Capability.PLUGIN_AUTH |
+            Capability.TRANSACTIONS |
+            Capability.PLUGIN_AUTH_LENENC_CLIENT_DATA |
+            Capability.CONNECT_WITH_DB |
+            Capability.DEPRECATE_EOF,
           characterSet: 255,
           statusFlags: 2,
           reserved: Buffer.alloc(10),
@@ -58,7 +68,16 @@ export async function startFakeMysql8(options: { user: string; password: string;
     );
     const deny = (seq: number) => {
       logins.push('denied');
-      socket.end(encodePacket(encodeErrPacket({ code: 1045, sqlState: '28000', message: `Access denied for user '${options.user}'` }), seq));
+      socket.end(
+        encodePacket(
+          encodeErrPacket({
+            code: 1045,
+            sqlState: '28000',
+            message: `Access denied for user '${options.user}'`,
+          }),
+          seq,
+        ),
+      );
     };
     socket.on('data', (chunk) => {
       reader.push(chunk);
@@ -68,14 +87,23 @@ export async function startFakeMysql8(options: { user: string; password: string;
           const response = parseHandshakeResponse(payload);
           if (response.username.toString() !== options.user) {
             // e.g. the proxy's readiness probe, which logs in as a user that does not exist
-            socket.end(encodePacket(encodeErrPacket({ code: 1045, sqlState: '28000', message: 'Access denied' }), seq + 1));
+            socket.end(
+              encodePacket(
+                encodeErrPacket({ code: 1045, sqlState: '28000', message: 'Access denied' }),
+                seq + 1,
+              ),
+            );
             return;
           }
           const pw = Buffer.from(options.password);
-          const expected = Buffer.from(sha256(pw).map((b, i) => b ^ sha256(Buffer.concat([sha256(sha256(pw)), scramble]))[i]));
+          const expected = Buffer.from(
+            sha256(pw).map((b, i) => b ^ sha256(Buffer.concat([sha256(sha256(pw)), scramble]))[i]),
+          );
           if (cached.has(options.user) && response.authResponse.equals(expected)) {
             logins.push('fast');
-            socket.write(Buffer.concat([encodePacket(Buffer.from([0x01, 0x03]), seq + 1), encodePacket(OK, seq + 2)]));
+            socket.write(
+              Buffer.concat([encodePacket(Buffer.from([0x01, 0x03]), seq + 1), encodePacket(OK, seq + 2)]),
+            );
             step = 'command';
           } else {
             socket.write(encodePacket(Buffer.from([0x01, 0x04]), seq + 1));
@@ -95,7 +123,10 @@ export async function startFakeMysql8(options: { user: string; password: string;
         } else if (step === 'encrypted') {
           let mixed: Buffer;
           try {
-            mixed = crypto.privateDecrypt({ key: privateKey, padding: crypto.constants.RSA_PKCS1_OAEP_PADDING }, payload);
+            mixed = crypto.privateDecrypt(
+              { key: privateKey, padding: crypto.constants.RSA_PKCS1_OAEP_PADDING },
+              payload,
+            );
           } catch {
             return deny(seq + 1);
           }

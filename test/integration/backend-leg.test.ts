@@ -18,7 +18,12 @@ let backendCerts: ReturnType<typeof certPathsIn>;
 beforeAll(async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mtp-backend-certs-'));
   backendCerts = certPathsIn(dir);
-  const pem = await generateDevCertificates({ hosts: ['db.internal', '127.0.0.1'], keyType: 'ecdsa', rsaBits: 2048, days: 2 });
+  const pem = await generateDevCertificates({
+    hosts: ['db.internal', '127.0.0.1'],
+    keyType: 'ecdsa',
+    rsaBits: 2048,
+    days: 2,
+  });
   await writeCertificates(backendCerts, pem, { force: false });
   db = await startMariaDb({
     tls: { cert: backendCerts.serverCert, key: backendCerts.serverKey, ca: backendCerts.caCert },
@@ -31,13 +36,24 @@ afterAll(async () => {
 
 async function sessionFacts(proxy: ProxyProcess, ssl: object | undefined) {
   const ca = await fs.readFile(proxy.caFile);
-  const conn = await mysql.createConnection({ host: '127.0.0.1', port: proxy.port, user, password, ssl: ssl && { ca, ...ssl } });
+  const conn = await mysql.createConnection({
+    host: '127.0.0.1',
+    port: proxy.port,
+    user,
+    password,
+    ssl: ssl && { ca, ...ssl },
+  });
   try {
     const [[tlsRow]] = await conn.query("SHOW SESSION STATUS LIKE 'Ssl_version'");
     const [attrs] = await conn.query(
       "SELECT ATTR_NAME AS name, ATTR_VALUE AS value FROM performance_schema.session_connect_attrs WHERE PROCESSLIST_ID = CONNECTION_ID() AND ATTR_NAME LIKE '\\_client\\_%'",
     );
-    return { backendTls: tlsRow.Value as string, attrs: Object.fromEntries((attrs as Array<{ name: string; value: string }>).map((a) => [a.name, a.value])) };
+    return {
+      backendTls: tlsRow.Value as string,
+      attrs: Object.fromEntries(
+        (attrs as Array<{ name: string; value: string }>).map((a) => [a.name, a.value]),
+      ),
+    };
   } finally {
     await conn.end();
   }
@@ -48,7 +64,14 @@ describe('--backend-tls verify', () => {
   beforeAll(async () => {
     proxy = await startProxy({
       backendPort: db.port,
-      args: ['--backend-tls', 'verify', '--backend-ca', backendCerts.caCert, '--backend-server-name', 'db.internal'],
+      args: [
+        '--backend-tls',
+        'verify',
+        '--backend-ca',
+        backendCerts.caCert,
+        '--backend-server-name',
+        'db.internal',
+      ],
     });
   });
   afterAll(async () => proxy?.stop());
@@ -73,7 +96,20 @@ describe('--backend-tls verify', () => {
 
   it('carries the ed25519 auth switch when both legs are TLS', async () => {
     const ed = TEST_USERS.ed25519;
-    const result = await mariadbCli(['-h', '127.0.0.1', '-P', String(proxy.port), `-u${ed.user}`, `-p${ed.password}`, '--ssl-ca', proxy.caFile, '--ssl-verify-server-cert', '-N', '-e', "select current_user(), variable_value from information_schema.session_status where variable_name='Ssl_version'"]);
+    const result = await mariadbCli([
+      '-h',
+      '127.0.0.1',
+      '-P',
+      String(proxy.port),
+      `-u${ed.user}`,
+      `-p${ed.password}`,
+      '--ssl-ca',
+      proxy.caFile,
+      '--ssl-verify-server-cert',
+      '-N',
+      '-e',
+      "select current_user(), variable_value from information_schema.session_status where variable_name='Ssl_version'",
+    ]);
     expect(result.stderr).toBe('');
     expect(result.stdout.trim()).toMatch(/^edu@%\tTLSv1\.[23]$/);
   });
@@ -83,11 +119,20 @@ describe('--backend-tls refusals', () => {
   it('refuses clients with ERR 2003 when the database certificate does not match the name', async () => {
     const proxy = await startProxy({
       backendPort: db.port,
-      args: ['--backend-tls', 'verify', '--backend-ca', backendCerts.caCert, '--backend-server-name', 'other.internal'],
+      args: [
+        '--backend-tls',
+        'verify',
+        '--backend-ca',
+        backendCerts.caCert,
+        '--backend-server-name',
+        'other.internal',
+      ],
     });
     try {
       const ca = await fs.readFile(proxy.caFile);
-      await expect(mysql.createConnection({ host: '127.0.0.1', port: proxy.port, user, password, ssl: { ca } })).rejects.toMatchObject({
+      await expect(
+        mysql.createConnection({ host: '127.0.0.1', port: proxy.port, user, password, ssl: { ca } }),
+      ).rejects.toMatchObject({
         errno: 2003,
         message: expect.stringMatching(/TLS to the database failed/),
       });

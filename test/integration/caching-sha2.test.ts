@@ -20,7 +20,13 @@ it.each([
   try {
     const ca = await fs.readFile(proxy.caFile);
     for (let i = 0; i < 2; i++) {
-      const conn = await mysql.createConnection({ host: '127.0.0.1', port: proxy.port, user, password, ssl: { ca } });
+      const conn = await mysql.createConnection({
+        host: '127.0.0.1',
+        port: proxy.port,
+        user,
+        password,
+        ssl: { ca },
+      });
       await conn.query('DO 1');
       await conn.end();
     }

@@ -87,7 +87,10 @@ describe('configuration sources', () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mtp-certs-env-'));
     const env = { ...process.env, MTP_BACKEND: '127.0.0.1:1', MTP_HANDSHAKE_TIMEOUT: '5' };
     const ok = await new Promise<number | null>((resolve) => {
-      const child = require('child_process').spawn(process.execPath, [CLI, 'certs', '--out', dir], { env, stdio: 'ignore' });
+      const child = require('child_process').spawn(process.execPath, [CLI, 'certs', '--out', dir], {
+        env,
+        stdio: 'ignore',
+      });
       child.on('exit', resolve);
     });
     expect(ok).toBe(0);

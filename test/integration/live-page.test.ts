@@ -272,6 +272,11 @@ it('fits a laptop and a 375 px phone screen (screenshots in /tmp)', async () => 
     return document.documentElement.scrollWidth - innerWidth;
   });
   expect(overflow).toBeLessThanOrEqual(0);
+  // nor inside a card (a table wider than its card would scroll sideways)
+  const cardOverflow = await page.$$eval('.card', (cards) =>
+    cards.map((card) => card.scrollWidth - card.clientWidth).filter((excess) => excess > 0),
+  );
+  expect(cardOverflow).toEqual([]);
   expect(browserErrors).toEqual([]);
 });
 

@@ -278,7 +278,10 @@ describe('status endpoints', () => {
   let proxy: ProxyProcess;
 
   beforeAll(async () => {
-    proxy = await startProxy({ backendPort: db.port, args: ['--drain-timeout', '20000'] });
+    proxy = await startProxy({
+      backendPort: db.port,
+      args: ['--drain-timeout', '20000', '--backend-probe-interval', '500', '--backend-probe-failures', '3'],
+    });
   });
   afterAll(async () => {
     await proxy?.stop('SIGKILL');
@@ -319,8 +322,8 @@ describe('status endpoints', () => {
         30_000,
       );
       expect(notReady.body).toMatch(/^not ready: backend unreachable \(ECONNREFUSED\)/);
-      // three probes 5 s apart: not after the first failed one
-      expect(Date.now() - started).toBeGreaterThan(7_000);
+      // three probes 500 ms apart: not after the first failed one
+      expect(Date.now() - started).toBeGreaterThan(700);
       expect(await proxy.metric('backend_up')).toBe(0);
       await proxy.waitForLog((l) => l.event === 'backend_unreachable');
       expect((await get(proxy.statusPort, '/healthz')).status).toBe(200); // alive, just not ready

@@ -15,9 +15,21 @@ import { loadFixture } from '../../helpers/fixtures';
 
 const options = { ...DEFAULT_HANDSHAKE_OPTIONS, maxPacketSize: 4096 };
 const CAPS =
-  Capability.LONG_PASSWORD | Capability.PROTOCOL_41 | Capability.SECURE_CONNECTION | Capability.PLUGIN_AUTH | Capability.CONNECT_ATTRS;
+  Capability.LONG_PASSWORD |
+  Capability.PROTOCOL_41 |
+  Capability.SECURE_CONNECTION |
+  Capability.PLUGIN_AUTH |
+  Capability.CONNECT_ATTRS;
 const greeting = loadFixture('mariadb-greeting').packets[0];
-const sslRequest = encodePacket(encodeSslRequest({ capabilities: CAPS | Capability.SSL, maxPacketSize: 1 << 24, characterSet: 33, filler: Buffer.alloc(23) }), 1);
+const sslRequest = encodePacket(
+  encodeSslRequest({
+    capabilities: CAPS | Capability.SSL,
+    maxPacketSize: 1 << 24,
+    characterSet: 33,
+    filler: Buffer.alloc(23),
+  }),
+  1,
+);
 const login = encodePacket(
   encodeHandshakeResponse({
     capabilities: CAPS | Capability.SSL,
@@ -49,7 +61,8 @@ function split(bytes: Buffer, cuts: number[]): Buffer[] {
 function check(actions: HandshakeAction[]): void {
   for (const action of actions) {
     if (action.type === 'closeClient') expect(validReasons.has(action.reason)).toBe(true);
-    if (action.type === 'sendToClient' || action.type === 'sendToBackend') expect(action.data.length).toBeLessThanOrEqual(4 + 4096 + 64);
+    if (action.type === 'sendToClient' || action.type === 'sendToBackend')
+      expect(action.data.length).toBeLessThanOrEqual(4 + 4096 + 64);
   }
 }
 
@@ -64,11 +77,17 @@ function run(phase: number, side: 'client' | 'backend', hostile: Buffer, cuts: n
   };
   if (phase >= 1) feed({ type: 'backendData', data: greeting });
   if (phase >= 2) feed({ type: 'clientData', data: sslRequest });
-  if (phase >= 3) feed({ type: 'tlsEstablished', tls: { version: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256' } });
+  if (phase >= 3)
+    feed({ type: 'tlsEstablished', tls: { version: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256' } });
   if (phase >= 4) feed({ type: 'clientData', data: login });
-  for (const chunk of split(hostile, cuts)) feed(side === 'client' ? { type: 'clientData', data: chunk } : { type: 'backendData', data: chunk });
+  for (const chunk of split(hostile, cuts))
+    feed(side === 'client' ? { type: 'clientData', data: chunk } : { type: 'backendData', data: chunk });
   // However it went, the end events must still be handled cleanly.
-  feed({ type: 'abort', reason: 'handshake_timeout', error: { code: 1043, sqlState: '08S01', message: 'timeout' } });
+  feed({
+    type: 'abort',
+    reason: 'handshake_timeout',
+    error: { code: 1043, sqlState: '08S01', message: 'timeout' },
+  });
   feed({ type: 'backendClosed', reason: 'backend_closed', detail: 'gone' });
   return all;
 }
@@ -93,11 +112,15 @@ describe('HandshakeMachine under hostile input', () => {
   it('survives mutated real packets (valid framing, corrupted fields)', () => {
     const stream = Buffer.concat([sslRequest, login]);
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }), fc.array(fc.nat(), { maxLength: 4 }), (mutations, cuts) => {
-        const bytes = Buffer.from(stream);
-        for (const [at, value] of mutations) bytes[at % bytes.length] = value;
-        run(1, 'client', bytes, cuts);
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }),
+        fc.array(fc.nat(), { maxLength: 4 }),
+        (mutations, cuts) => {
+          const bytes = Buffer.from(stream);
+          for (const [at, value] of mutations) bytes[at % bytes.length] = value;
+          run(1, 'client', bytes, cuts);
+        },
+      ),
       { numRuns: 3000 },
     );
   });
@@ -105,13 +128,18 @@ describe('HandshakeMachine under hostile input', () => {
   it('refuses a header announcing 16 MiB at every phase without buffering it', () => {
     for (let phase = 0; phase <= 4; phase++) {
       for (const side of ['client', 'backend'] as const) {
-        const actions = run(phase, side, Buffer.concat([Buffer.from([0xff, 0xff, 0xff, 0x02]), Buffer.alloc(1000)]), []);
+        const actions = run(
+          phase,
+          side,
+          Buffer.concat([Buffer.from([0xff, 0xff, 0xff, 0x02]), Buffer.alloc(1000)]),
+          [],
+        );
         expect(actions.some((a) => a.type === 'closeClient')).toBe(true);
       }
     }
   });
 
-  it('answers a TLS record where a packet is due, and a packet where TLS is due is not the machine\'s to see', () => {
+  it("answers a TLS record where a packet is due, and a packet where TLS is due is not the machine's to see", () => {
     const record = Buffer.from([0x16, 0x03, 0x03, 0x00, 0x10, ...Buffer.alloc(16)]);
     const actions = run(1, 'client', record, []);
     expect(actions.find((a) => a.type === 'closeClient')).toMatchObject({ reason: 'bad_packet' });

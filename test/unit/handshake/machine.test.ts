@@ -1,5 +1,9 @@
 import { ABORTED_LOGIN_USER } from '../../../src/handshake/aborted-login';
-import { DEFAULT_HANDSHAKE_OPTIONS, HandshakeMachine, type HandshakeOptions } from '../../../src/handshake/machine';
+import {
+  DEFAULT_HANDSHAKE_OPTIONS,
+  HandshakeMachine,
+  type HandshakeOptions,
+} from '../../../src/handshake/machine';
 import type { HandshakeAction } from '../../../src/handshake/types';
 import { Capability, hasCapability } from '../../../src/protocol/capabilities';
 import { encodeErrPacket, parseErrPacket } from '../../../src/protocol/err-packet';
@@ -381,21 +385,35 @@ describe('HandshakeMachine, a login refused after TLS (two-way TLS without a val
     const machine = new HandshakeMachine(options);
     machine.handle({ type: 'backendData', data: encodePacket(greetingPayload, 0) });
     machine.handle({ type: 'clientData', data: encodePacket(sslRequest, 1) });
-    const error = { code: 1045, sqlState: '28000', message: 'Access denied: a client certificate is required' };
-    expect(machine.handle({ type: 'tlsEstablished', refuseLogin: { reason: 'client_certificate', error } })).toEqual([]);
-    const actions = machine.handle({ type: 'clientData', data: encodePacket(responsePayload(CLIENT_CAPS | Capability.SSL), 2) });
+    const error = {
+      code: 1045,
+      sqlState: '28000',
+      message: 'Access denied: a client certificate is required',
+    };
+    expect(
+      machine.handle({ type: 'tlsEstablished', refuseLogin: { reason: 'client_certificate', error } }),
+    ).toEqual([]);
+    const actions = machine.handle({
+      type: 'clientData',
+      data: encodePacket(responsePayload(CLIENT_CAPS | Capability.SSL), 2),
+    });
     expect(of(actions, 'login')[0]).toMatchObject({ user: 'app' });
     const close = of(actions, 'closeClient')[0];
     expect(close.reason).toBe('client_certificate');
     const [err] = packetsIn([close.packet!]);
     expect(err.seq).toBe(3);
     expect(parseErrPacket(err.payload)).toMatchObject({ code: 1045, sqlState: '28000' });
-    expect(toBackend(actions).map((p) => parseHandshakeResponse(p.payload).username.toString())).toEqual([ABORTED_LOGIN_USER]);
+    expect(toBackend(actions).map((p) => parseHandshakeResponse(p.payload).username.toString())).toEqual([
+      ABORTED_LOGIN_USER,
+    ]);
   });
 });
 
 describe('HandshakeMachine, TLS on the database leg too (--backend-tls)', () => {
-  const tlsGreeting = encodeGreeting({ ...parseGreeting(greetingPayload), capabilities: SERVER_CAPS | Capability.SSL });
+  const tlsGreeting = encodeGreeting({
+    ...parseGreeting(greetingPayload),
+    capabilities: SERVER_CAPS | Capability.SSL,
+  });
   const backendTlsOptions = { ...options, backendTls: true };
 
   it('sends the SSLRequest, waits for TLS, then the login with CLIENT_SSL kept; ids match on both legs', () => {
@@ -423,7 +441,9 @@ describe('HandshakeMachine, TLS on the database leg too (--backend-tls)', () => 
     const sent = toBackend(machine.handle({ type: 'backendTlsEstablished' }));
     expect(sent[0].seq).toBe(2);
     expect(hasCapability(parseHandshakeResponse(sent[0].payload).capabilities, Capability.SSL)).toBe(true);
-    expect(toClient(machine.handle({ type: 'backendData', data: encodePacket(OK, 3) }))).toEqual([{ seq: 2, payload: OK }]);
+    expect(toClient(machine.handle({ type: 'backendData', data: encodePacket(OK, 3) }))).toEqual([
+      { seq: 2, payload: OK },
+    ]);
   });
 
   it('refuses when the database offers no TLS', () => {
@@ -436,12 +456,20 @@ describe('HandshakeMachine, TLS on the database leg too (--backend-tls)', () => 
 
 describe('HandshakeMachine, connection attributes for the database', () => {
   it('adds the client address and TLS facts, keeping the client attributes and every other field', () => {
-    const machine = new HandshakeMachine({ ...options, clientAttributes: true }, () => ({ ip: '10.1.2.3', port: 5555 }));
+    const machine = new HandshakeMachine({ ...options, clientAttributes: true }, () => ({
+      ip: '10.1.2.3',
+      port: 5555,
+    }));
     machine.handle({ type: 'backendData', data: encodePacket(greetingPayload, 0) });
     machine.handle({ type: 'clientData', data: encodePacket(sslRequest, 1) });
     machine.handle({ type: 'tlsEstablished', tls: { version: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384' } });
     const original = parseHandshakeResponse(responsePayload(CLIENT_CAPS | Capability.SSL));
-    const [sent] = toBackend(machine.handle({ type: 'clientData', data: encodePacket(responsePayload(CLIENT_CAPS | Capability.SSL), 2) }));
+    const [sent] = toBackend(
+      machine.handle({
+        type: 'clientData',
+        data: encodePacket(responsePayload(CLIENT_CAPS | Capability.SSL), 2),
+      }),
+    );
     const forwarded = parseHandshakeResponse(sent.payload);
     expect(forwarded.attributes).toEqual([
       ['_client_name', 'test'],
@@ -450,7 +478,11 @@ describe('HandshakeMachine, connection attributes for the database', () => {
       ['_client_tls_version', 'TLSv1.3'],
       ['_client_tls_cipher', 'TLS_AES_256_GCM_SHA384'],
     ]);
-    expect({ ...forwarded, attributes: undefined, capabilities: 0 }).toEqual({ ...original, attributes: undefined, capabilities: 0 });
+    expect({ ...forwarded, attributes: undefined, capabilities: 0 }).toEqual({
+      ...original,
+      attributes: undefined,
+      capabilities: 0,
+    });
     expect(forwarded.capabilities).toBe((original.capabilities & ~Capability.SSL) >>> 0);
   });
 });

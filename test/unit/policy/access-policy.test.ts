@@ -15,12 +15,17 @@ describe('CIDRs', () => {
     ['::1', { address: '::1', prefix: 128, family: 'ipv6' }],
   ])('parses %s', (text, expected) => expect(parseCidr(text)).toEqual(expected));
 
-  it.each(['10.0.0.0/33', '10.0.0/8', 'example.com', '::1/129', '10.0.0.0/8/1', '10.0.0.0/x', ''])('refuses %j', (text) => {
-    expect(parseCidr(text)).toBeUndefined();
-  });
+  it.each(['10.0.0.0/33', '10.0.0/8', 'example.com', '::1/129', '10.0.0.0/8/1', '10.0.0.0/x', ''])(
+    'refuses %j',
+    (text) => {
+      expect(parseCidr(text)).toBeUndefined();
+    },
+  );
 
   it('names the bad entry in a configuration error', () => {
-    expect(() => parseCidrList(['127.0.0.1/32', 'nope'], '--allow')).toThrow(new ConfigError("--allow: 'nope' is not a valid CIDR (e.g. 10.0.0.0/8, 2001:db8::/32)"));
+    expect(() => parseCidrList(['127.0.0.1/32', 'nope'], '--allow')).toThrow(
+      new ConfigError("--allow: 'nope' is not a valid CIDR (e.g. 10.0.0.0/8, 2001:db8::/32)"),
+    );
   });
 });
 
@@ -38,17 +43,27 @@ describe('Allowlist', () => {
     ['not-an-ip', false],
   ])('%s -> %s', (address, allowed) => expect(list.allows(address)).toBe(allowed));
 
-  it('refuses when the peer address is unknown (socket already gone)', () => expect(list.allows(undefined)).toBe(false));
+  it('refuses when the peer address is unknown (socket already gone)', () =>
+    expect(list.allows(undefined)).toBe(false));
 });
 
 describe('allow file', () => {
   it('reads one CIDR per line with comments and blank lines', () => {
-    const cidrs = parseAllowFile('# office\n10.0.0.0/8   # vpn\n\n  192.0.2.1\r\n2001:db8::/32\n', 'allow.txt');
-    expect(cidrs.map((c) => `${c.address}/${c.prefix}`)).toEqual(['10.0.0.0/8', '192.0.2.1/32', '2001:db8::/32']);
+    const cidrs = parseAllowFile(
+      '# office\n10.0.0.0/8   # vpn\n\n  192.0.2.1\r\n2001:db8::/32\n',
+      'allow.txt',
+    );
+    expect(cidrs.map((c) => `${c.address}/${c.prefix}`)).toEqual([
+      '10.0.0.0/8',
+      '192.0.2.1/32',
+      '2001:db8::/32',
+    ]);
   });
 
   it('refuses the whole file and names the line of the first bad entry', () => {
-    expect(() => parseAllowFile('10.0.0.0/8\n\n300.1.1.1\n', 'allow.txt')).toThrow(new AllowFileError("allow.txt:3: '300.1.1.1' is not a valid CIDR"));
+    expect(() => parseAllowFile('10.0.0.0/8\n\n300.1.1.1\n', 'allow.txt')).toThrow(
+      new AllowFileError("allow.txt:3: '300.1.1.1' is not a valid CIDR"),
+    );
   });
 
   it('keeps the current list when a reload finds a bad file', async () => {
@@ -67,7 +82,11 @@ describe('allow file', () => {
   });
 
   it('treats trusted balancers separately from the access list', () => {
-    const policy = new AccessPolicy({ allow: ['10.0.0.0/8'], proxyProtocolFrom: ['192.168.0.0/16'], allowFile: undefined });
+    const policy = new AccessPolicy({
+      allow: ['10.0.0.0/8'],
+      proxyProtocolFrom: ['192.168.0.0/16'],
+      allowFile: undefined,
+    });
     expect(policy.isProxyPeer('192.168.1.1')).toBe(true);
     expect(policy.isProxyPeer('::ffff:192.168.1.1')).toBe(true);
     expect(policy.isProxyPeer('10.0.0.1')).toBe(false);

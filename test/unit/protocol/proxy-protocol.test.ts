@@ -9,16 +9,32 @@ import {
 } from '../../../src/protocol/proxy-protocol';
 
 const pairs = [
-  [{ address: '10.1.2.3', port: 5555 }, { address: '127.0.0.1', port: 4000 }],
-  [{ address: '2001:db8::1', port: 1 }, { address: '::1', port: 65535 }],
-  [{ address: '::ffff:10.0.0.1', port: 40000 }, { address: '::1', port: 4000 }],
+  [
+    { address: '10.1.2.3', port: 5555 },
+    { address: '127.0.0.1', port: 4000 },
+  ],
+  [
+    { address: '2001:db8::1', port: 1 },
+    { address: '::1', port: 65535 },
+  ],
+  [
+    { address: '::ffff:10.0.0.1', port: 40000 },
+    { address: '::1', port: 4000 },
+  ],
 ] as const;
 
 describe('PROXY protocol v2', () => {
   it.each(pairs)('round-trips %j', (source, destination) => {
     const header = encodeProxyV2(source, destination);
     const result = parseProxyHeader(Buffer.concat([header, Buffer.from('rest')]));
-    expect(result).toEqual({ status: 'ok', length: header.length, version: 2, command: 'proxy', source, destination });
+    expect(result).toEqual({
+      status: 'ok',
+      length: header.length,
+      version: 2,
+      command: 'proxy',
+      source,
+      destination,
+    });
   });
 
   it('parses a header written out byte by byte from the spec (TCP4 192.168.1.10:51234 -> 10.0.0.5:4000)', () => {
@@ -34,12 +50,18 @@ describe('PROXY protocol v2', () => {
   });
 
   it('reports LOCAL (health checks) without addresses', () => {
-    expect(parseProxyHeader(encodeProxyV2Local())).toEqual({ status: 'ok', length: 16, version: 2, command: 'local' });
+    expect(parseProxyHeader(encodeProxyV2Local())).toEqual({
+      status: 'ok',
+      length: 16,
+      version: 2,
+      command: 'local',
+    });
   });
 
   it('is incomplete at every prefix and complete at the full length', () => {
     const header = encodeProxyV2(pairs[1][0], pairs[1][1]);
-    for (let i = 0; i < header.length; i++) expect(parseProxyHeader(header.subarray(0, i)).status).toBe('incomplete');
+    for (let i = 0; i < header.length; i++)
+      expect(parseProxyHeader(header.subarray(0, i)).status).toBe('incomplete');
   });
 
   it('refuses an oversized payload before waiting for it', () => {
@@ -73,7 +95,12 @@ describe('PROXY protocol v1', () => {
   });
 
   it('accepts UNKNOWN as a local connection', () => {
-    expect(parseProxyHeader(Buffer.from('PROXY UNKNOWN\r\n'))).toEqual({ status: 'ok', length: 15, version: 1, command: 'local' });
+    expect(parseProxyHeader(Buffer.from('PROXY UNKNOWN\r\n'))).toEqual({
+      status: 'ok',
+      length: 15,
+      version: 1,
+      command: 'local',
+    });
   });
 });
 

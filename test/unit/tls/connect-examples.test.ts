@@ -128,6 +128,15 @@ it('certs --host adds to the default hosts, first one first, without duplicates'
 
 it('command lines are checked against the flags the command knows', () => {
   const known = new Set(['listen', 'ca-file', 'caFile', 'json', 'h']);
-  expect(unknownFlags(['connect-info', '--listen', 'x:1', '--ca-file=a', '--caFile', 'b', '--no-json', '-h'], known)).toEqual([]);
-  expect(unknownFlags(['connect-info', '--bogus', '--backend=1', '-x', '--', '--after'], known)).toEqual(['bogus', 'backend', 'x']);
+  expect(
+    unknownFlags(
+      ['connect-info', '--listen', 'x:1', '--ca-file=a', '--caFile', 'b', '--no-json', '-h'],
+      known,
+    ),
+  ).toEqual([]);
+  expect(unknownFlags(['connect-info', '--bogus', '--backend=1', '-x', '--', '--after'], known)).toEqual([
+    'bogus',
+    'backend',
+    'x',
+  ]);
 });
