@@ -39,7 +39,11 @@ export interface RunningProxy {
  * Composition root: builds every part from the validated config and wires them together.
  * Throws ConfigError for problems the user must fix (exit 2).
  */
-export async function startProxy(config: ServeConfig, logger: Logger): Promise<RunningProxy> {
+export async function startProxy(
+  config: ServeConfig,
+  logger: Logger,
+  options: { worker?: boolean } = {},
+): Promise<RunningProxy> {
   if (config.generateIfMissing) {
     const generated = await ensureDevCertificates(config);
     if (generated) {
@@ -161,7 +165,8 @@ export async function startProxy(config: ServeConfig, logger: Logger): Promise<R
   }
   logger.info(
     {
-      event: 'listening',
+      // --workers: the primary announces the service; each worker only reports itself.
+      event: options.worker ? 'worker_listening' : 'listening',
       listen: formatHostPort({ host: address.address, port: address.port }),
       backend: formatHostPort(config.backend),
       status: statusAddress

@@ -6,6 +6,7 @@ import { createLogger } from '../observability/logger';
 import { ListenError, startProxy } from '../proxy';
 import { announceConnectInfo } from './connect-info';
 import { usageError } from './usage-error';
+import { isClusterWorker, runPrimary, serveAsWorker } from '../cluster';
 
 const d = SERVE_DEFAULTS;
 
@@ -174,6 +175,12 @@ function builder(yargs: Argv): Argv<RawServeOptions> {
       describe: 'failed probes in a row before /readyz reports the backend unreachable',
       group: 'Observability:',
     })
+    .option('workers', {
+      type: 'number',
+      default: d.workers,
+      describe: 'Processes sharing the listener (0 = one per core); metrics on --status are summed over them',
+      group: 'Network:',
+    })
     .option('status', {
       type: 'string',
       default: d.status,
@@ -208,10 +215,32 @@ async function handler(argv: RawServeOptions): Promise<void> {
     if (error instanceof ConfigError) return usageError(error.message);
     throw error;
   }
-  const logger = createLogger(config.logLevel);
+  const worker = isClusterWorker();
+  const logger = worker
+    ? createLogger(config.logLevel).child({ worker: process.pid })
+    : createLogger(config.logLevel);
+  if (!worker && config.workers > 1) {
+    try {
+      await runPrimary(config, config.workers, logger);
+    } catch (error) {
+      if (error instanceof ConfigError) return usageError(error.message);
+      if (error instanceof ListenError) {
+        process.stderr.write(`mysql-tls-proxy: ${error.message}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      throw error;
+    }
+    return;
+  }
   let proxy;
   try {
-    proxy = await startProxy(config, logger);
+    // A worker leaves what must exist once (certificates, status port, probe) to the primary.
+    proxy = await startProxy(
+      worker ? { ...config, status: undefined, generateIfMissing: false } : config,
+      logger,
+      { worker },
+    );
   } catch (error) {
     logger.flush();
     if (error instanceof ConfigError) return usageError(error.message);
@@ -223,15 +252,17 @@ async function handler(argv: RawServeOptions): Promise<void> {
     throw error;
   }
   const running = proxy;
-  announceConnectInfo(
-    {
-      listenHost: config.listen.host,
-      port: running.address.port,
-      certPem: running.credentials().cert,
-      caFile: running.credentials().ca ? config.caFile : undefined,
-    },
-    logger,
-  );
+  if (worker) serveAsWorker(running);
+  else
+    announceConnectInfo(
+      {
+        listenHost: config.listen.host,
+        port: running.address.port,
+        certPem: running.credentials().cert,
+        caFile: running.credentials().ca ? config.caFile : undefined,
+      },
+      logger,
+    );
   process.on('SIGHUP', () => {
     logger.info({ event: 'sighup' }, 'SIGHUP: reloading certificate and key');
     void running.reload('sighup');

@@ -36,6 +36,8 @@ export const SERVE_DEFAULTS = {
   backendProbeInterval: 5_000,
   backendProbeFailures: 3,
   drainTimeout: 30_000,
+  /** Processes sharing the listener; 0 = one per core. */
+  workers: 1,
   logLevel: 'info',
 } as const;
 

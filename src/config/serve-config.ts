@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import tls from 'node:tls';
 import { LOG_LEVELS, type LogLevel } from '../observability/logger';
 import { SERVE_DEFAULTS, TLS_VERSIONS, type TlsVersion } from './defaults';
@@ -40,6 +41,8 @@ export interface ServeConfig {
   backendProbeIntervalMs: number;
   backendProbeFailures: number;
   drainTimeoutMs: number;
+  /** Processes sharing the listener (already resolved: 0 became the number of cores). */
+  workers: number;
   logLevel: LogLevel;
 }
 
@@ -73,6 +76,7 @@ export interface RawServeOptions {
   backendProbeInterval?: unknown;
   backendProbeFailures?: unknown;
   drainTimeout?: unknown;
+  workers?: unknown;
   logLevel?: unknown;
 }
 
@@ -163,8 +167,13 @@ export function validateServeConfig(raw: RawServeOptions): ServeConfig {
       1,
     ),
     drainTimeoutMs: int(raw.drainTimeout, d.drainTimeout, '--drain-timeout', 0),
+    workers: resolveWorkers(int(raw.workers, d.workers, '--workers', 0)),
     logLevel: logLevel as LogLevel,
   };
+}
+
+function resolveWorkers(workers: number): number {
+  return workers === 0 ? os.availableParallelism() : workers;
 }
 
 /** Fails at startup, not at the first client, when OpenSSL rejects the cipher list or curves. */

@@ -100,6 +100,7 @@ export class ProxyMetrics {
     name: `${METRIC_PREFIX}certificate_expiry_timestamp_seconds`,
     help: 'notAfter of the server certificate being served, as a Unix timestamp.',
     registers: [this.registry],
+    aggregator: 'min', // --workers: every worker serves the same certificate; the soonest expiry counts
   });
 
   readonly certificateReloads = new Counter({
@@ -114,6 +115,7 @@ export class ProxyMetrics {
     name: `${METRIC_PREFIX}backend_up`,
     help: "Whether the database answers the proxy's probes (a clean login attempt every few seconds): 0 after several consecutive failures, 1 again after one success.",
     registers: [this.registry],
+    aggregator: 'min', // --workers: workers report 1 (they do not probe); the primary's probe decides
   });
 
   constructor(options: { processMetrics?: boolean } = {}) {

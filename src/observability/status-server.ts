@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from './logger';
 import { LIVE_PAGE_CSP, LIVE_PAGE_CSS, LIVE_PAGE_HTML, LIVE_PAGE_JS } from './live-page';
+import type { Registry } from 'prom-client';
 import type { ProxyMetrics } from './metrics';
 import type { Readiness } from './readiness';
 
@@ -9,6 +10,8 @@ export type { Readiness } from './readiness';
 
 export interface StatusSources {
   metrics: ProxyMetrics;
+  /** What /metrics shows when it is not `metrics.registry` alone (--workers: every worker summed). */
+  registry?: () => Promise<Registry>;
   readiness: () => Readiness;
   /** The CA clients should trust (PEM), or undefined when no CA file is configured. */
   caPem: () => Buffer | undefined;
@@ -46,8 +49,9 @@ async function handle(
   const path = new URL(req.url ?? '/', 'http://status').pathname;
   switch (path) {
     case '/metrics': {
-      const body = await sources.metrics.registry.metrics();
-      res.writeHead(200, { 'content-type': sources.metrics.registry.contentType }).end(body);
+      const registry = sources.registry ? await sources.registry() : sources.metrics.registry;
+      const body = await registry.metrics();
+      res.writeHead(200, { 'content-type': registry.contentType }).end(body);
       return;
     }
     case '/healthz':

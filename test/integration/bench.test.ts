@@ -88,7 +88,7 @@ beforeAll(async () => {
   );
   caFile = paths.caCert;
   db = await startMariaDb({ tls: { cert: paths.serverCert, key: paths.serverKey, ca: paths.caCert } });
-  proxy = await startProxy({ backendPort: db.port, args: ['--log-level', 'warn'] });
+  proxy = await startProxy({ backendPort: db.port });
 });
 
 afterAll(async () => {
@@ -265,7 +265,7 @@ describe('against the proxy', () => {
 describe('error kinds', () => {
   it('backend stopped behind the proxy: mysql_err 2003; nothing listening: refused', async () => {
     const deadPort = await freePort();
-    const orphan = await startProxy({ backendPort: deadPort, args: ['--log-level', 'warn'] });
+    const orphan = await startProxy({ backendPort: deadPort });
     try {
       const viaProxy = await bench([
         '--target',
@@ -299,7 +299,7 @@ describe('error kinds', () => {
   it('a TLS version the server refuses: tls_alert protocol_version', async () => {
     const strict = await startProxy({
       backendPort: db.port,
-      args: ['--log-level', 'warn', '--tls-min-version', 'TLSv1.3'],
+      args: ['--tls-min-version', 'TLSv1.3'],
     });
     try {
       const run = await bench([
