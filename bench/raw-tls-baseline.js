@@ -23,7 +23,9 @@ function parseArgs(argv) {
     else args[flag] = argv[++i];
   }
   if (!args.target || !args.user) {
-    process.stderr.write('usage: raw-tls-baseline.js --target HOST:PORT --user U [--password P] [--concurrency N] [--duration S] [--ca FILE] [--json]\n');
+    process.stderr.write(
+      'usage: raw-tls-baseline.js --target HOST:PORT --user U [--password P] [--concurrency N] [--duration S] [--ca FILE] [--json]\n',
+    );
     process.exit(2);
   }
   const colon = args.target.lastIndexOf(':');
@@ -120,7 +122,12 @@ function connectOnce(cfg, ctx) {
       ssl.writeUInt32LE(1 << 24, 4);
       ssl[8] = 45;
       sock.write(packet(ssl, 1));
-      secure = tls.connect({ socket: sock, secureContext: ctx, rejectUnauthorized: !!cfg.ca, host: cfg.host });
+      secure = tls.connect({
+        socket: sock,
+        secureContext: ctx,
+        rejectUnauthorized: !!cfg.ca,
+        host: cfg.host,
+      });
       secure.on('error', fail);
       secure.once('secureConnect', () => {
         const auth = scramble(plugin, cfg.password, g.nonce);
@@ -129,7 +136,13 @@ function connectOnce(cfg, ctx) {
         head.writeUInt32LE(caps >>> 0, 0);
         head.writeUInt32LE(1 << 24, 4);
         head[8] = 45;
-        const resp = Buffer.concat([head, user, Buffer.from([auth.length]), auth, Buffer.from(plugin + '\0')]);
+        const resp = Buffer.concat([
+          head,
+          user,
+          Buffer.from([auth.length]),
+          auth,
+          Buffer.from(plugin + '\0'),
+        ]);
         secure.write(packet(resp, 2));
       });
       secure.on(

@@ -66,6 +66,9 @@ export interface LoadProgress {
   errors: number;
 }
 
+/** With --resume, pick up a new session ticket every this many attempts. */
+const SESSION_REFRESH = 64;
+
 const epochMs = (): number => performance.timeOrigin + performance.now();
 
 export function createSecureContext(config: Pick<LoadConfig, 'ca' | 'tlsVersion'>): tls.SecureContext {
@@ -190,7 +193,11 @@ export class LoadRunner {
         serverName: config.serverName,
         rejectUnauthorized: config.ca !== undefined,
         session: config.resume ? this.session : undefined,
-        onSession: config.resume ? (session) => (this.session = session) : undefined,
+        // Listening for tickets costs a serialisation per ticket: take a fresh one now and then only.
+        onSession:
+          config.resume && (this.session === undefined || this.progress.attempts % SESSION_REFRESH === 0)
+            ? (session) => (this.session = session)
+            : undefined,
         timeoutMs: config.timeoutMs,
         stopAfterTls: config.mode === 'tls-only',
       });

@@ -194,6 +194,7 @@ export class MysqlConnection {
   private timer: NodeJS.Timeout | undefined;
   private stage: Stage = 'connect';
   private capabilities = 0;
+  private closing = false;
 
   private constructor(private readonly options: MysqlConnectOptions) {
     this.socket = net.connect({
@@ -260,6 +261,7 @@ export class MysqlConnection {
 
   /** Ends the connection (TLS close_notify, FIN) and waits for it to close; never throws. */
   async close(): Promise<void> {
+    this.closing = true;
     this.armTimer();
     const stream = this.stream;
     if (!stream.closed) {
@@ -523,6 +525,8 @@ export class MysqlConnection {
   private onError = (error: Error): void => this.fail(error);
 
   private onEnd = (): void => {
+    // The normal end after COM_QUIT or close(): no waiter, nothing to report (and no Error to build).
+    if (!this.waiter && (this.stage === 'quit' || this.closing)) return;
     const err = new Error('the server closed the connection') as Error & { code: string };
     err.code = 'ECONNRESET';
     this.fail(err);
