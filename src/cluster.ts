@@ -9,9 +9,8 @@ import { formatHostPort } from './config/host-port';
 import type { Logger } from './observability/logger';
 import { METRIC_PREFIX, ProxyMetrics } from './observability/metrics';
 import { computeReadiness } from './observability/readiness';
-import { createStatusServer, listenStatusServer } from './observability/status-server';
-import { BackendProbe } from './net/backend-probe';
-import { ListenError, type RunningProxy } from './proxy';
+import { createStatusServer } from './observability/status-server';
+import { backendProbeFor, openStatusPort, type RunningProxy } from './proxy';
 import { loadCredentials, CredentialsError } from './tls/credentials';
 import { ensureDevCertificates } from './tls/first-run';
 
@@ -134,17 +133,7 @@ export async function runPrimary(config: ServeConfig, workerCount: number, logge
 
   let status: http.Server | undefined;
   let statusAddress: AddressInfo | undefined;
-  const probe = new BackendProbe(
-    {
-      backend: config.backend,
-      localAddress: config.backendLocalAddress,
-      proxyProtocol: config.backendProxyProtocol,
-      timeoutMs: config.backendConnectTimeoutMs,
-      intervalMs: config.backendProbeIntervalMs,
-      failureThreshold: config.backendProbeFailures,
-    },
-    { metrics, logger },
-  );
+  const probe = backendProbeFor(config, metrics, logger);
   if (config.status) {
     probe.start();
     status = createStatusServer(
@@ -162,14 +151,7 @@ export async function runPrimary(config: ServeConfig, workerCount: number, logge
       },
       logger,
     );
-    const statusConfig = config.status;
-    statusAddress = await listenStatusServer(status, statusConfig.host, statusConfig.port).catch(
-      (error: NodeJS.ErrnoException) => {
-        throw new ListenError(
-          `cannot listen on --status ${formatHostPort(statusConfig)}: ${error.code ?? error.message}`,
-        );
-      },
-    );
+    statusAddress = await openStatusPort(status, config.status);
   }
   logger.info(
     {

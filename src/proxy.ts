@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type http from 'node:http';
 import type { ServeConfig } from './config/serve-config';
 import { ConfigError } from './config/errors';
-import { formatHostPort } from './config/host-port';
+import { formatHostPort, type HostPort } from './config/host-port';
 import { DEFAULT_HANDSHAKE_OPTIONS } from './handshake/machine';
 import type { Logger } from './observability/logger';
 import { ProxyMetrics } from './observability/metrics';
@@ -125,17 +125,7 @@ export async function startProxy(
   let statusAddress: AddressInfo | undefined;
   let probe: BackendProbe | undefined;
   if (config.status) {
-    probe = new BackendProbe(
-      {
-        backend: config.backend,
-        localAddress: config.backendLocalAddress,
-        proxyProtocol: config.backendProxyProtocol,
-        timeoutMs: config.backendConnectTimeoutMs,
-        intervalMs: config.backendProbeIntervalMs,
-        failureThreshold: config.backendProbeFailures,
-      },
-      { metrics, logger },
-    );
+    probe = backendProbeFor(config, metrics, logger);
     probe.start();
     const backendProbe = probe;
     status = createStatusServer(
@@ -154,14 +144,7 @@ export async function startProxy(
       },
       logger,
     );
-    const statusConfig = config.status;
-    statusAddress = await listenStatusServer(status, statusConfig.host, statusConfig.port).catch(
-      (error: NodeJS.ErrnoException) => {
-        throw new ListenError(
-          `cannot listen on --status ${formatHostPort(statusConfig)}: ${error.code ?? error.message}`,
-        );
-      },
-    );
+    statusAddress = await openStatusPort(status, config.status);
   }
   logger.info(
     {
@@ -234,6 +217,27 @@ function createAccessPolicy(config: ServeConfig): AccessPolicy {
     if (error instanceof AllowFileError) throw new ConfigError(error.message);
     throw error;
   }
+}
+
+/** The readiness probe of the database, as configured (a clean login attempt, never a bare connect). */
+export function backendProbeFor(config: ServeConfig, metrics: ProxyMetrics, logger: Logger): BackendProbe {
+  return new BackendProbe(
+    {
+      backend: config.backend,
+      localAddress: config.backendLocalAddress,
+      proxyProtocol: config.backendProxyProtocol,
+      timeoutMs: config.backendConnectTimeoutMs,
+      intervalMs: config.backendProbeIntervalMs,
+      failureThreshold: config.backendProbeFailures,
+    },
+    { metrics, logger },
+  );
+}
+
+export function openStatusPort(server: http.Server, at: HostPort): Promise<AddressInfo> {
+  return listenStatusServer(server, at.host, at.port).catch((error: NodeJS.ErrnoException) => {
+    throw new ListenError(`cannot listen on --status ${formatHostPort(at)}: ${error.code ?? error.message}`);
+  });
 }
 
 export class ListenError extends Error {

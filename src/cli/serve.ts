@@ -207,6 +207,17 @@ function builder(yargs: Argv): Argv<RawServeOptions> {
     ) as unknown as Argv<RawServeOptions>;
 }
 
+/** Bad configuration: exit 2 with one line; a port that cannot be opened: exit 1. */
+function startupFailed(error: unknown): void {
+  if (error instanceof ConfigError) return usageError(error.message);
+  if (error instanceof ListenError) {
+    process.stderr.write(`mysql-tls-proxy: ${error.message}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  throw error;
+}
+
 async function handler(argv: RawServeOptions): Promise<void> {
   let config;
   try {
@@ -220,17 +231,7 @@ async function handler(argv: RawServeOptions): Promise<void> {
     ? createLogger(config.logLevel).child({ worker: process.pid })
     : createLogger(config.logLevel);
   if (!worker && config.workers > 1) {
-    try {
-      await runPrimary(config, config.workers, logger);
-    } catch (error) {
-      if (error instanceof ConfigError) return usageError(error.message);
-      if (error instanceof ListenError) {
-        process.stderr.write(`mysql-tls-proxy: ${error.message}\n`);
-        process.exitCode = 1;
-        return;
-      }
-      throw error;
-    }
+    await runPrimary(config, config.workers, logger).catch(startupFailed);
     return;
   }
   let proxy;
@@ -243,13 +244,7 @@ async function handler(argv: RawServeOptions): Promise<void> {
     );
   } catch (error) {
     logger.flush();
-    if (error instanceof ConfigError) return usageError(error.message);
-    if (error instanceof ListenError) {
-      process.stderr.write(`mysql-tls-proxy: ${error.message}\n`);
-      process.exitCode = 1;
-      return;
-    }
-    throw error;
+    return startupFailed(error);
   }
   const running = proxy;
   if (worker) serveAsWorker(running);
