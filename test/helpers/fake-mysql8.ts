@@ -3,146 +3,174 @@
  * be installed here (Debian ships only MariaDB, which has no caching_sha2_password, and there is no
  * Docker engine). It follows the exchanges documented at
  * https://dev.mysql.com/doc/dev/mysql-server/latest/page_caching_sha2_authentication_exchanges.html
- * byte for byte: fast auth from a warm cache, full auth with the RSA public key on an insecure
- * connection, and (tidb: true) TiDB's behaviour of accepting the clear password.
+ * byte for byte: fast auth from a warm cache; full auth with the RSA public key on an insecure
+ * connection, or with the clear password over TLS (`tls`); and (`tidb`) TiDB's behaviour of
+ * accepting the clear password on any connection.
  */
 import crypto from 'crypto';
 import * as net from 'net';
+import * as tls from 'tls';
 import { Capability } from '../../src/protocol/capabilities';
 import { encodeErrPacket } from '../../src/protocol/err-packet';
 import { encodeGreeting } from '../../src/protocol/greeting';
 import { parseHandshakeResponse } from '../../src/protocol/handshake-response';
-import { encodePacket, PacketReader } from '../../src/protocol/packet';
+import { encodePacket, PacketReader, type Packet } from '../../src/protocol/packet';
+import { isSslRequest } from '../../src/protocol/ssl-request';
 
 export interface FakeMysql8 {
   port: number;
-  /** What happened per login: 'fast', 'rsa', 'clear' (TiDB) or 'denied'. */
+  /** What happened per login: 'fast', 'rsa', 'clear-tls', 'clear' (TiDB) or 'denied'. */
   logins: string[];
   close(): Promise<void>;
 }
 
-const OK = Buffer.from([0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00]);
-
-export async function startFakeMysql8(options: {
+export interface FakeMysql8Options {
   user: string;
   password: string;
   tidb?: boolean;
-}): Promise<FakeMysql8> {
+  /** Offer TLS (CLIENT_SSL) with this certificate and key. */
+  tls?: { cert: Buffer; key: Buffer };
+}
+
+const OK = Buffer.from([0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00]);
+const sha256 = (data: Buffer): Buffer => crypto.createHash('sha256').update(data).digest();
+
+/** The client's fast-auth answer: SHA256(pw) XOR SHA256(SHA256(SHA256(pw)) + scramble). */
+function fastAuthAnswer(password: string, scramble: Buffer): Buffer {
+  const pw = Buffer.from(password);
+  const mask = sha256(Buffer.concat([sha256(sha256(pw)), scramble]));
+  return Buffer.from(sha256(pw).map((b, i) => b ^ mask[i]));
+}
+
+export async function startFakeMysql8(options: FakeMysql8Options): Promise<FakeMysql8> {
   const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
   const publicPem = Buffer.from(publicKey.export({ type: 'spki', format: 'pem' }) as string);
   const cached = new Set<string>(); // users whose password is in the server's auth cache
   const logins: string[] = [];
-  const sha256 = (data: Buffer) => crypto.createHash('sha256').update(data).digest();
   const sockets = new Set<net.Socket>();
+  const clearPassword = Buffer.from(`${options.password}\0`);
 
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => undefined);
+  const server = net.createServer((raw) => {
+    sockets.add(raw);
+    raw.on('close', () => sockets.delete(raw));
+    raw.on('error', () => undefined);
+    let socket: net.Socket = raw;
+    let secure = false;
     const scramble = Buffer.from(crypto.randomBytes(20).map((b) => (b % 94) + 33)); // printable, no NUL
     const reader = new PacketReader(1 << 24);
     let step: 'response' | 'keyRequest' | 'encrypted' | 'clear' | 'command' = 'response';
-    socket.write(
-      encodePacket(
-        encodeGreeting({
-          protocolVersion: 10,
-          serverVersion: options.tidb ? '8.0.11-TiDB-v7.5.0' : '8.0.36',
-          connectionId: 7,
-          authPluginData: scramble,
-          capabilities:
-            Capability.LONG_PASSWORD |
-            Capability.PROTOCOL_41 |
-            Capability.SECURE_CONNECTION |
-            Capability.PLUGIN_AUTH |
-            Capability.TRANSACTIONS |
-            Capability.PLUGIN_AUTH_LENENC_CLIENT_DATA |
-            Capability.CONNECT_WITH_DB |
-            Capability.DEPRECATE_EOF,
-          characterSet: 255,
-          statusFlags: 2,
-          reserved: Buffer.alloc(10),
-          authPluginName: 'caching_sha2_password',
-        }),
-        0,
-      ),
-    );
-    const deny = (seq: number) => {
+    const send = (payload: Buffer, seq: number): void => void socket.write(encodePacket(payload, seq));
+    const deny = (seq: number): void => {
       logins.push('denied');
-      socket.end(
-        encodePacket(
-          encodeErrPacket({
-            code: 1045,
-            sqlState: '28000',
-            message: `Access denied for user '${options.user}'`,
-          }),
-          seq,
-        ),
-      );
+      const err = encodeErrPacket({
+        code: 1045,
+        sqlState: '28000',
+        message: `Access denied for user '${options.user}'`,
+      });
+      socket.end(encodePacket(err, seq));
     };
-    socket.on('data', (chunk) => {
-      reader.push(chunk);
-      for (let packet = reader.read(); packet; packet = reader.read()) {
-        const { payload, sequenceId: seq } = packet;
-        if (step === 'response') {
-          const response = parseHandshakeResponse(payload);
-          if (response.username.toString() !== options.user) {
-            // e.g. the proxy's readiness probe, which logs in as a user that does not exist
-            socket.end(
-              encodePacket(
-                encodeErrPacket({ code: 1045, sqlState: '28000', message: 'Access denied' }),
-                seq + 1,
-              ),
-            );
-            return;
-          }
-          const pw = Buffer.from(options.password);
-          const expected = Buffer.from(
-            sha256(pw).map((b, i) => b ^ sha256(Buffer.concat([sha256(sha256(pw)), scramble]))[i]),
-          );
-          if (cached.has(options.user) && response.authResponse.equals(expected)) {
-            logins.push('fast');
-            socket.write(
-              Buffer.concat([encodePacket(Buffer.from([0x01, 0x03]), seq + 1), encodePacket(OK, seq + 2)]),
-            );
-            step = 'command';
-          } else {
-            socket.write(encodePacket(Buffer.from([0x01, 0x04]), seq + 1));
-            step = options.tidb ? 'clear' : 'keyRequest';
-          }
-        } else if (step === 'clear') {
-          // TiDB: the clear password (with NUL), over any connection.
-          if (!payload.equals(Buffer.from(`${options.password}\0`))) return deny(seq + 1);
-          logins.push('clear');
-          socket.write(encodePacket(OK, seq + 1));
-          step = 'command';
-        } else if (step === 'keyRequest') {
-          // MySQL on an insecure connection: a clear password is refused, a key request answered.
-          if (!payload.equals(Buffer.from([0x02]))) return deny(seq + 1);
-          socket.write(encodePacket(Buffer.concat([Buffer.from([0x01]), publicPem]), seq + 1));
-          step = 'encrypted';
-        } else if (step === 'encrypted') {
-          let mixed: Buffer;
-          try {
-            mixed = crypto.privateDecrypt(
-              { key: privateKey, padding: crypto.constants.RSA_PKCS1_OAEP_PADDING },
-              payload,
-            );
-          } catch {
-            return deny(seq + 1);
-          }
-          const clear = Buffer.from(mixed.map((b, i) => b ^ scramble[i % scramble.length]));
-          if (!clear.equals(Buffer.from(`${options.password}\0`))) return deny(seq + 1);
-          cached.add(options.user);
-          logins.push('rsa');
-          socket.write(encodePacket(OK, seq + 1));
-          step = 'command';
-        } else if (payload[0] === 0x01) {
-          socket.end(); // COM_QUIT
-        } else {
-          socket.write(encodePacket(OK, 1)); // any command: OK
-        }
+
+    const onPacket = ({ payload, sequenceId: seq }: Packet): void => {
+      if (step === 'response' && options.tls && !secure && isSslRequest(payload)) {
+        // SSLRequest: the TLS handshake starts on the next byte (maybe already read).
+        socket.off('data', onData);
+        raw.pause(); // else an unshifted chunk is emitted to nobody before TLS reads it
+        const early = reader.drain();
+        if (early.length > 0) raw.unshift(early);
+        const tlsSocket = new tls.TLSSocket(raw, {
+          isServer: true,
+          cert: options.tls.cert,
+          key: options.tls.key,
+        });
+        tlsSocket.on('error', () => undefined);
+        tlsSocket.on('data', onData);
+        socket = tlsSocket;
+        secure = true;
+        return;
       }
-    });
+      if (step === 'response') {
+        const response = parseHandshakeResponse(payload);
+        if (response.username.toString() !== options.user) {
+          // e.g. the proxy's readiness probe, which logs in as a user that does not exist
+          const err = encodeErrPacket({ code: 1045, sqlState: '28000', message: 'Access denied' });
+          socket.end(encodePacket(err, seq + 1));
+          return;
+        }
+        if (
+          cached.has(options.user) &&
+          response.authResponse.equals(fastAuthAnswer(options.password, scramble))
+        ) {
+          logins.push('fast');
+          send(Buffer.from([0x01, 0x03]), seq + 1);
+          send(OK, seq + 2);
+          step = 'command';
+        } else {
+          send(Buffer.from([0x01, 0x04]), seq + 1);
+          step = options.tidb || secure ? 'clear' : 'keyRequest';
+        }
+      } else if (step === 'clear') {
+        // Over TLS (or on TiDB, always): the clear password with its NUL.
+        if (!payload.equals(clearPassword)) return deny(seq + 1);
+        if (!options.tidb) cached.add(options.user); // TiDB forces full authentication every time
+        logins.push(options.tidb ? 'clear' : 'clear-tls');
+        send(OK, seq + 1);
+        step = 'command';
+      } else if (step === 'keyRequest') {
+        // MySQL on an insecure connection: a clear password is refused, a key request answered.
+        if (!payload.equals(Buffer.from([0x02]))) return deny(seq + 1);
+        send(Buffer.concat([Buffer.from([0x01]), publicPem]), seq + 1);
+        step = 'encrypted';
+      } else if (step === 'encrypted') {
+        let mixed: Buffer;
+        try {
+          mixed = crypto.privateDecrypt(
+            { key: privateKey, padding: crypto.constants.RSA_PKCS1_OAEP_PADDING },
+            payload,
+          );
+        } catch {
+          return deny(seq + 1);
+        }
+        const clear = Buffer.from(mixed.map((b, i) => b ^ scramble[i % scramble.length]));
+        if (!clear.equals(clearPassword)) return deny(seq + 1);
+        cached.add(options.user);
+        logins.push('rsa');
+        send(OK, seq + 1);
+        step = 'command';
+      } else if (payload[0] === 0x01) {
+        socket.end(); // COM_QUIT
+      } else {
+        send(OK, 1); // any command: OK
+      }
+    };
+    const onData = (chunk: Buffer): void => {
+      reader.push(chunk);
+      for (let packet = reader.read(); packet; packet = reader.read()) onPacket(packet);
+    };
+    raw.on('data', onData);
+
+    send(
+      encodeGreeting({
+        protocolVersion: 10,
+        serverVersion: options.tidb ? '8.0.11-TiDB-v7.5.0' : '8.0.36',
+        connectionId: 7,
+        authPluginData: scramble,
+        capabilities:
+          Capability.LONG_PASSWORD |
+          Capability.PROTOCOL_41 |
+          Capability.SECURE_CONNECTION |
+          Capability.PLUGIN_AUTH |
+          Capability.TRANSACTIONS |
+          Capability.PLUGIN_AUTH_LENENC_CLIENT_DATA |
+          Capability.CONNECT_WITH_DB |
+          Capability.DEPRECATE_EOF |
+          (options.tls ? Capability.SSL : 0),
+        characterSet: 255,
+        statusFlags: 2,
+        reserved: Buffer.alloc(10),
+        authPluginName: 'caching_sha2_password',
+      }),
+      0,
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {

@@ -115,7 +115,62 @@ describe('--backend-tls verify', () => {
   });
 });
 
+describe('--backend-tls on', () => {
+  it('encrypts the database leg without verifying it (ed25519 and native users)', async () => {
+    const proxy = await startProxy({ backendPort: db.port, args: ['--backend-tls', 'on'] });
+    try {
+      const facts = await sessionFacts(proxy, {});
+      expect(facts.backendTls).toMatch(/^TLSv1\.[23]$/);
+      const ed = TEST_USERS.ed25519;
+      const result = await mariadbCli([
+        '-h',
+        '127.0.0.1',
+        '-P',
+        String(proxy.port),
+        `-u${ed.user}`,
+        `-p${ed.password}`,
+        '--ssl-ca',
+        proxy.caFile,
+        '--ssl-verify-server-cert',
+        '-N',
+        '-e',
+        'select current_user()',
+      ]);
+      expect(result.stdout.trim()).toBe('edu@%');
+    } finally {
+      await proxy.stop();
+    }
+  });
+});
+
 describe('--backend-tls refusals', () => {
+  it('refuses clients with a clear ERR 2003 when the database certificate is from another CA', async () => {
+    const otherDir = await fs.mkdtemp(path.join(os.tmpdir(), 'mtp-other-ca-'));
+    const other = certPathsIn(otherDir);
+    await writeCertificates(
+      other,
+      await generateDevCertificates({ hosts: ['db.internal'], keyType: 'ecdsa', rsaBits: 2048, days: 2 }),
+      { force: false },
+    );
+    const proxy = await startProxy({
+      backendPort: db.port,
+      args: ['--backend-tls', 'verify', '--backend-ca', other.caCert, '--backend-server-name', 'db.internal'],
+    });
+    try {
+      const ca = await fs.readFile(proxy.caFile);
+      await expect(
+        mysql.createConnection({ host: '127.0.0.1', port: proxy.port, user, password, ssl: { ca } }),
+      ).rejects.toMatchObject({
+        errno: 2003,
+        message: expect.stringMatching(
+          /TLS to the database failed: .*(unable to verify|self.signed|certificate)/i,
+        ),
+      });
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   it('refuses clients with ERR 2003 when the database certificate does not match the name', async () => {
     const proxy = await startProxy({
       backendPort: db.port,

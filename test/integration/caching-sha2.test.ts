@@ -1,43 +1,82 @@
 /**
- * MySQL 8's caching_sha2_password behind the proxy with TLS only on the client leg: the first login
- * (cold auth cache, full authentication) must not fail. The database here is a scripted MySQL 8
- * auth peer (test/helpers/fake-mysql8.ts): no MySQL 8 server can be installed on this machine.
+ * MySQL 8's caching_sha2_password and TiDB behind the proxy, for every database-leg mode: the first
+ * login (cold auth cache, full authentication) must not fail. The database is a scripted MySQL 8 /
+ * TiDB auth peer (test/helpers/fake-mysql8.ts): no MySQL 8 or TiDB server can be installed here.
  */
 import { promises as fs } from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { startProxy } from '../helpers/proxy';
 import { mysql } from '../helpers/clients';
 import { startFakeMysql8 } from '../helpers/fake-mysql8';
+import { generateDevCertificates } from '../../src/tls/dev-certs';
 
 const user = 'app';
 const password = 'sha2-secret';
+let backendCert: { cert: Buffer; key: Buffer; caFile: string };
+
+beforeAll(async () => {
+  const pem = await generateDevCertificates({
+    hosts: ['db.internal'],
+    keyType: 'ecdsa',
+    rsaBits: 2048,
+    days: 2,
+  });
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mtp-sha2-'));
+  const caFile = path.join(dir, 'ca.pem');
+  await fs.writeFile(caFile, pem.caCert);
+  backendCert = { cert: Buffer.from(pem.serverCert), key: Buffer.from(pem.serverKey), caFile };
+});
 
 it.each([
-  ['MySQL 8 (RSA public key on the plain leg)', false, ['rsa', 'fast']],
-  ['TiDB (clear password accepted)', true, ['clear', 'clear']],
-])('%s: cold and warm logins over TLS both succeed', async (_name, tidb, expected) => {
-  const db = await startFakeMysql8({ user, password, tidb });
-  const proxy = await startProxy({ backendPort: db.port });
-  try {
-    const ca = await fs.readFile(proxy.caFile);
-    for (let i = 0; i < 2; i++) {
-      const conn = await mysql.createConnection({
-        host: '127.0.0.1',
-        port: proxy.port,
-        user,
-        password,
-        ssl: { ca },
-      });
-      await conn.query('DO 1');
-      await conn.end();
+  ['MySQL 8, plain leg: RSA public key for full auth', false, 'off', ['rsa', 'fast']],
+  ['MySQL 8, --backend-tls on: clear password over TLS', false, 'on', ['clear-tls', 'fast']],
+  ['MySQL 8, --backend-tls verify', false, 'verify', ['clear-tls', 'fast']],
+  ['TiDB, plain leg: clear password accepted', true, 'off', ['clear', 'clear']],
+  ['TiDB, --backend-tls on', true, 'on', ['clear', 'clear']],
+])(
+  '%s: cold and warm logins over TLS both succeed, a wrong password is refused',
+  async (_name, tidb, backendTls, expected) => {
+    const db = await startFakeMysql8({
+      user,
+      password,
+      tidb,
+      tls: backendTls === 'off' ? undefined : backendCert,
+    });
+    const args =
+      backendTls === 'off'
+        ? []
+        : [
+            '--backend-tls',
+            backendTls,
+            '--backend-ca',
+            backendCert.caFile,
+            '--backend-server-name',
+            'db.internal',
+          ];
+    const proxy = await startProxy({ backendPort: db.port, args });
+    try {
+      const ca = await fs.readFile(proxy.caFile);
+      for (let i = 0; i < 2; i++) {
+        const conn = await mysql.createConnection({
+          host: '127.0.0.1',
+          port: proxy.port,
+          user,
+          password,
+          ssl: { ca },
+        });
+        await conn.query('DO 1');
+        await conn.end();
+      }
+      expect(db.logins).toEqual(expected);
+      await expect(
+        mysql.createConnection({ host: '127.0.0.1', port: proxy.port, user, password: 'wrong', ssl: { ca } }),
+      ).rejects.toMatchObject({ errno: 1045 });
+      expect(db.logins.at(-1)).toBe('denied');
+      expect(JSON.stringify(proxy.logs())).not.toContain(password);
+    } finally {
+      await proxy.stop();
+      await db.close();
     }
-    expect(db.logins).toEqual(expected);
-    await expect(
-      mysql.createConnection({ host: '127.0.0.1', port: proxy.port, user, password: 'wrong', ssl: { ca } }),
-    ).rejects.toMatchObject({ errno: 1045 });
-    expect(db.logins.at(-1)).toBe('denied');
-    expect(JSON.stringify(proxy.logs())).not.toContain(password);
-  } finally {
-    await proxy.stop();
-    await db.close();
-  }
-});
+  },
+);
