@@ -323,7 +323,7 @@ export class Session {
     this.clientClosed = true;
     if (this.established) {
       this.recordEnd('client_closed', 'the client closed the connection');
-      if (this.backend) endSocket(this.backend);
+      if (this.backendStream) endSocket(this.backendStream);
     } else if (this.machine.phase !== 'tlsHandshake') {
       // During TLS the tls.Server reports the closed socket as a handshake failure (onTlsFailed).
       this.feed({
@@ -478,7 +478,7 @@ export class Session {
           break;
         case 'closeBackend':
           clearTimeout(this.releaseTimer);
-          if (this.backend) endSocket(this.backend);
+          if (this.backendStream) endSocket(this.backendStream);
           break;
       }
     }

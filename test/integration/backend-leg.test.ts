@@ -88,6 +88,15 @@ describe('--backend-tls verify', () => {
     expect(Number(facts.attrs._client_port)).toBeGreaterThan(0);
   });
 
+  it('finishes sessions cleanly on both legs (log line, no active connections left)', async () => {
+    const before = proxy.logs().filter((l) => l.event === 'connection_closed').length;
+    await sessionFacts(proxy, {});
+    await proxy.waitForLog(() => proxy.logs().filter((l) => l.event === 'connection_closed').length > before);
+    const line = proxy.logs().filter((l) => l.event === 'connection_closed').at(-1)!;
+    expect(line.reason).toBe('client_quit');
+    expect(await proxy.metric('connections_active', { transport: 'tls' })).toBe(0);
+  });
+
   it('relays a plaintext client over an encrypted database leg', async () => {
     const facts = await sessionFacts(proxy, undefined);
     expect(facts.backendTls).toMatch(/^TLSv1\.[23]$/);
