@@ -456,8 +456,10 @@ function fmt(value, digits = 1) {
 function table(headers, rows) {
   const all = [headers, ...rows].map((r) => r.map((c) => String(c)));
   const widths = headers.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
-  const line = (r) => '| ' + r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ') + ' |';
-  const sep = '|' + widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|';
+  // text columns left, numeric columns right
+  const left = headers.map((_, i) => i === 0 || all.slice(1).some((r) => /^[^\d\-]/.test(r[i] ?? '')));
+  const line = (r) => '| ' + r.map((c, i) => (left[i] ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ') + ' |';
+  const sep = '|' + widths.map((w, i) => (left[i] ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|';
   return [line(all[0]), sep, ...all.slice(1).map(line)].join('\n');
 }
 

@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * 4. Memory: RSS per idle authenticated TLS connection, as the slope between LOW (1,000) and
+ * HIGH (5,000) open connections: (RSS at HIGH - RSS at LOW) / (HIGH - LOW). The proxy's RSS is
+ * VmRSS of its processes (primary + workers); MariaDB's own per-connection cost with native TLS is
+ * shown for context (mariadbd RSS, pool-of-threads so that idle connections hold no thread).
+ *
+ *   node bench/memory.js      (env: LOW=1000 HIGH=5000 SETTLE_MS=3000 ROUNDS=2)
+ */
+const h = require('./lib/harness');
+const { startHolders } = require('./lib/holders');
+
+const LOW = Number(process.env.LOW || 1000);
+const HIGH = Number(process.env.HIGH || 5000);
+const SETTLE_MS = Number(process.env.SETTLE_MS || 3000);
+const CONCURRENCY = Number(process.env.OPEN_CONCURRENCY || 32);
+
+async function main() {
+  console.log(`== 4. memory: RSS per idle authenticated TLS connection, slope ${LOW} -> ${HIGH} connections ==`);
+  const m = h.printMachine();
+  const certs = h.makeCerts();
+  const db = await h.startMariadb({ certs, settings: h.mariadbSettings({ threadHandling: 'pool-of-threads' }) });
+  const proxies = [await h.startProxy({ certs, backendPort: db.port, workers: 1 })];
+  if (m.nproc > 1) proxies.push(await h.startProxy({ certs, backendPort: db.port, workers: m.nproc }));
+  const contenders = [
+    ...proxies.map((p) => ({ name: `proxy --workers ${p.workers}`, port: p.port, rss: () => h.treeRssKiB(p.pid), proxy: true, workers: p.workers })),
+    { name: 'MariaDB native TLS (mariadbd RSS, context)', port: db.port, rss: () => h.rssKiB(db.pid) },
+  ];
+  const rounds = h.rounds();
+  const samples = new Map(contenders.map((c) => [c.name, []]));
+  for (let round = 1; round <= rounds; round++) {
+    for (const c of contenders) {
+      const holders = await startHolders({ port: c.port, ca: certs.ca, count: 1, log: round === 1 && c === contenders[0] });
+      const a = await holders.open(LOW, CONCURRENCY);
+      await h.sleep(SETTLE_MS);
+      const rssLow = c.rss();
+      const b = await holders.open(HIGH - LOW, CONCURRENCY);
+      await h.sleep(SETTLE_MS);
+      const rssHigh = c.rss();
+      const check = await holders.check(100);
+      await holders.close();
+      const errors = a.errors + b.errors + check.pingErrors + check.dropped;
+      const slope = (rssHigh - rssLow) / (HIGH - LOW);
+      samples.get(c.name).push({ rssLow, rssHigh, slope, errors, total: b.total });
+      console.log(`  round ${round}: ${c.name.padEnd(44)} RSS ${(rssLow / 1024).toFixed(1)} MiB @${LOW} -> ${(rssHigh / 1024).toFixed(1)} MiB @${b.total}: ${slope.toFixed(1)} KiB/conn  errors ${errors}${a.firstError || b.firstError ? ` (${a.firstError || b.firstError})` : ''}`);
+      await h.sleep(2000); // let the servers close the sessions before the next contender
+    }
+  }
+  const med = (name, field) => h.median(samples.get(name).map((s) => s[field]));
+  const headers = ['contender', `RSS @${LOW} MiB`, `RSS @${HIGH} MiB`, 'KiB per idle conn', 'errors'];
+  const rows = contenders.map((c) => [c.name, h.fmt(med(c.name, 'rssLow') / 1024, 1), h.fmt(med(c.name, 'rssHigh') / 1024, 1),
+    h.fmt(med(c.name, 'slope'), 1), String(samples.get(c.name).reduce((s, x) => s + x.errors, 0))]);
+  console.log(`\nmemory, medians of ${rounds} rounds, settle ${SETTLE_MS} ms before each reading`);
+  console.log(h.table(headers, rows));
+  const targets = proxies.map((p) => {
+    const name = `proxy --workers ${p.workers}`;
+    const headline = p.workers === m.nproc;
+    return { name: `<= 24 KiB RSS per idle TLS connection (--workers ${p.workers}${headline ? ', headline' : ''})`,
+      value: `${h.fmt(med(name, 'slope'), 1)} KiB`, pass: med(name, 'slope') <= 24 && med(name, 'errors') === 0, headline };
+  });
+  for (const t of targets) console.log(`${h.verdict(t.pass).padEnd(7)} ${t.name}: ${t.value}`);
+  h.saveResults('4-memory', { title: '4. Memory', machine: m, settings: { low: LOW, high: HIGH, settleMs: SETTLE_MS, rounds, mariadb: db.args },
+    samples: Object.fromEntries(samples), rows, headers, targets });
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});
