@@ -112,8 +112,9 @@ function readPacket(socket, timeoutMs = CLIENT_TIMEOUT_MS) {
       if (buffer.length >= 4 && buffer.length >= 4 + buffer.readUIntLE(0, 3)) {
         const length = buffer.readUIntLE(0, 3);
         const rest = buffer.subarray(4 + length);
-        if (rest.length > 0) socket.unshift(rest);
+        // Detach first: unshift() on a flowing stream re-emits 'data' synchronously.
         finish(undefined, { seq: buffer[3], payload: buffer.subarray(4, 4 + length) });
+        if (rest.length > 0) socket.unshift(rest);
       }
     };
     const onClose = () => finish(undefined, undefined);
@@ -174,6 +175,7 @@ class Tally {
     this.sslRequestsOutsideOutage = 0;
     this.logins = 0; // logins that got OK
     this.accessDenied = 0; // ERR 1045 seen by a client
+    this.abandonedWrongLogins = 0; // wrong-password logins sent by clients that left without the answer
     this.handshakeTimeouts = 0; // ERR 1043 "did not complete" seen by idle clients
     this.badPackets = 0; // ERR 1043 for garbage
     this.tls10 = 0; // TLS 1.0 handshakes refused
@@ -468,6 +470,7 @@ async function main() {
             authPluginName: 'mysql_native_password',
           });
           secure.write(encodePacket(response, 2));
+          t.abandonedWrongLogins++;
           await sleep(5);
         }
         secure.destroy();
@@ -570,9 +573,9 @@ async function main() {
       `${m.authOk} vs ${t.logins}${t.outageFailuresAfterAuth ? ` (+ up to ${t.outageFailuresAfterAuth} hidden by the outage)` : ''}`,
     );
     check(
-      'wrong passwords: proxy auth error = client ERR 1045',
-      m.authError === t.accessDenied,
-      `${m.authError} vs ${t.accessDenied}`,
+      'wrong passwords: proxy auth error = client ERR 1045 (+ logins abandoned before the answer)',
+      m.authError >= t.accessDenied && m.authError <= t.accessDenied + t.abandonedWrongLogins,
+      `${m.authError} vs ${t.accessDenied} + up to ${t.abandonedWrongLogins}`,
     );
     check(
       'idle sockets: proxy handshake_timeout refusals = client ERR 1043',

@@ -75,8 +75,9 @@ export function readPacket(
         const length = buffer.readUIntLE(0, 3);
         if (buffer.length >= 4 + length) {
           const rest = buffer.subarray(4 + length);
-          if (rest.length > 0) socket.unshift(rest);
+          // Detach first: unshift() on a flowing stream re-emits 'data' synchronously.
           finish(undefined, { seq: buffer[3], payload: buffer.subarray(4, 4 + length) });
+          if (rest.length > 0) socket.unshift(rest);
         }
       }
     };
