@@ -64,7 +64,10 @@ async function main() {
     samples: Object.fromEntries(samples), rows, headers, targets });
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+main()
+  .catch((error) => {
+    console.error(error);
+    process.exitCode = 1;
+  })
+  // The throwaway servers keep the event loop alive: exit, and the harness kills them.
+  .finally(() => process.exit());

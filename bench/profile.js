@@ -105,7 +105,10 @@ async function main() {
   }
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+main()
+  .catch((error) => {
+    console.error(error);
+    process.exitCode = 1;
+  })
+  // The throwaway servers keep the event loop alive: exit, and the harness kills them.
+  .finally(() => process.exit());

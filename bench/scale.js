@@ -88,7 +88,10 @@ async function main() {
   h.saveResults('5-scale', { title: '5. Scale', machine: m, settings: { hold: HOLD, burst: BURST, mariadb: db.args }, results, rows, headers, targets });
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+main()
+  .catch((error) => {
+    console.error(error);
+    process.exitCode = 1;
+  })
+  // The throwaway servers keep the event loop alive: exit, and the harness kills them.
+  .finally(() => process.exit());

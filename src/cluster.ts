@@ -13,6 +13,7 @@ import { createStatusServer } from './observability/status-server';
 import { backendProbeFor, openStatusPort, type RunningProxy } from './proxy';
 import { loadCredentials, CredentialsError } from './tls/credentials';
 import { ensureDevCertificates } from './tls/first-run';
+import { TicketKeyRotation } from './tls/ticket-keys';
 
 /**
  * --workers N: N processes accept on one listening socket (the kernel spreads connections,
@@ -24,6 +25,12 @@ import { ensureDevCertificates } from './tls/first-run';
 type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 type WorkerMessage =
   { type: 'mtp:listening'; address: AddressInfo } | { type: 'mtp:metrics'; id: number; metrics: MetricsJson };
+/** Session ticket keys, base64 (IPC messages are JSON). */
+type TicketKeysMessage = { type: 'mtp:ticket-keys'; keys: string };
+
+function ticketKeysMessage(keys: Buffer): TicketKeysMessage {
+  return { type: 'mtp:ticket-keys', keys: keys.toString('base64') };
+}
 
 export function isClusterWorker(): boolean {
   return cluster.isWorker;
@@ -31,13 +38,18 @@ export function isClusterWorker(): boolean {
 
 /** In a worker: report listening, answer the primary's metrics requests. */
 export function serveAsWorker(running: RunningProxy): void {
-  process.send?.({ type: 'mtp:listening', address: running.address } satisfies WorkerMessage);
-  process.on('message', (message: { type?: string; id?: number }) => {
+  process.on('message', (message: { type?: string; id?: number; keys?: string }) => {
+    if (message?.type === 'mtp:ticket-keys' && typeof message.keys === 'string') {
+      running.setTicketKeys(Buffer.from(message.keys, 'base64'));
+      return;
+    }
     if (message?.type !== 'mtp:metrics-request') return;
     void running.metrics.registry.getMetricsAsJSON().then((metrics) => {
       process.send?.({ type: 'mtp:metrics', id: message.id as number, metrics } satisfies WorkerMessage);
     });
   });
+  // After the listener above: the primary answers 'listening' with the shared ticket keys.
+  process.send?.({ type: 'mtp:listening', address: running.address } satisfies WorkerMessage);
 }
 
 export async function runPrimary(config: ServeConfig, workerCount: number, logger: Logger): Promise<void> {
@@ -76,10 +88,19 @@ export async function runPrimary(config: ServeConfig, workerCount: number, logge
   let firstListening: (address: AddressInfo) => void = () => undefined;
   const ready = new Promise<AddressInfo>((resolve) => (firstListening = resolve));
 
+  // One set of session ticket keys for all workers: a client resumes whichever worker it reaches.
+  const ticketKeys = new TicketKeyRotation(config.tlsTicketKeyRotationS * 1000, (keys) => {
+    for (const worker of Object.values(cluster.workers ?? {})) {
+      if (worker && listening.has(worker.id)) worker.send(ticketKeysMessage(keys));
+    }
+  });
+  ticketKeys.start();
+
   const fork = (): Worker => {
     const worker = cluster.fork({ MTP_WORKER: '1' });
     worker.on('message', (message: WorkerMessage) => {
       if (message.type === 'mtp:listening') {
+        worker.send(ticketKeysMessage(ticketKeys.keys));
         listening.set(worker.id, message.address);
         firstListening(message.address);
       } else if (message.type === 'mtp:metrics') {
@@ -173,6 +194,7 @@ export async function runPrimary(config: ServeConfig, workerCount: number, logge
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
+    ticketKeys.stop();
     logger.info(
       { event: 'draining', signal, drain_timeout_ms: config.drainTimeoutMs },
       `${signal}: draining all workers`,

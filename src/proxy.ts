@@ -18,6 +18,7 @@ import { TlsTerminator } from './net/tls-terminator';
 import { loadCredentials, CredentialsError, type LoadedCredentials, type TlsPolicy } from './tls/credentials';
 import { ensureDevCertificates } from './tls/first-run';
 import { CertificateReloader, type ReloadTrigger } from './tls/reloader';
+import { TicketKeyRotation } from './tls/ticket-keys';
 
 export interface RunningProxy {
   address: AddressInfo;
@@ -31,6 +32,8 @@ export interface RunningProxy {
   reload(trigger?: ReloadTrigger): Promise<void>;
   /** Re-reads --allow-file; a broken file keeps the current list. */
   reloadAccessList(): void;
+  /** --workers: the primary hands every worker the same session ticket keys. */
+  setTicketKeys(keys: Buffer): void;
   /** Stops accepting, drains, closes the status port. */
   stop(): Promise<{ remaining: number }>;
 }
@@ -73,7 +76,13 @@ export async function startProxy(
     policy,
     config.handshakeTimeoutMs,
     readClientCa(config.clientCa),
+    config.tlsSessionTimeoutS,
   );
+  // Session tickets: one process rotates its own keys; --workers get theirs from the primary.
+  const ticketKeys = options.worker
+    ? undefined
+    : new TicketKeyRotation(config.tlsTicketKeyRotationS * 1000, (keys) => tls.setTicketKeys(keys));
+  ticketKeys?.start();
   // Hot reload: SIGHUP, file changes, daily expiry check (src/tls/reloader.ts).
   const certificates = new CertificateReloader(
     {
@@ -180,7 +189,11 @@ export async function startProxy(
     reloadAccessList() {
       accessList.reload('sighup');
     },
+    setTicketKeys(keys: Buffer) {
+      tls.setTicketKeys(keys);
+    },
     async stop() {
+      ticketKeys?.stop();
       certificates.close();
       accessList.close();
       const result = await server.drain(config.drainTimeoutMs);

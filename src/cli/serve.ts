@@ -95,6 +95,19 @@ function builder(yargs: Argv): Argv<RawServeOptions> {
       describe: 'Key-exchange groups, colon-separated',
       group: 'TLS:',
     })
+    .option('tls-session-timeout', {
+      type: 'number',
+      default: d.tlsSessionTimeout,
+      describe: 'Seconds a client may resume its TLS session (ticket) without a full handshake',
+      group: 'TLS:',
+    })
+    .option('tls-ticket-key-rotation', {
+      type: 'number',
+      default: d.tlsTicketKeyRotation,
+      describe:
+        'Seconds between fresh session ticket keys (one set shared by all --workers; older tickets then get a full handshake)',
+      group: 'TLS:',
+    })
     .option('allow', {
       type: 'string',
       array: true,

@@ -21,6 +21,10 @@ export const SERVE_DEFAULTS = {
     'ECDHE-RSA-CHACHA20-POLY1305',
   ].join(':'),
   ecdhCurves: 'X25519:P-256:P-384',
+  /** Seconds a TLS session (ticket) may be resumed; Node's and OpenSSL's default. */
+  tlsSessionTimeout: 300,
+  /** Seconds between fresh session ticket keys (shared by all --workers). */
+  tlsTicketKeyRotation: 3_600,
   allow: ['127.0.0.1/32', '::1/128'],
   proxyProtocolFrom: [] as string[],
   proxyProtocolWait: 50,

@@ -26,6 +26,8 @@ export interface ServeConfig {
   allowFile?: string;
   requireSecureTransport: boolean;
   clientCa?: string;
+  tlsSessionTimeoutS: number;
+  tlsTicketKeyRotationS: number;
   proxyProtocolFrom: string[];
   proxyProtocolWaitMs: number;
   backendProxyProtocol: 'off' | 'v2';
@@ -62,6 +64,8 @@ export interface RawServeOptions {
   allowFile?: unknown;
   requireSecureTransport?: unknown;
   clientCa?: unknown;
+  tlsSessionTimeout?: unknown;
+  tlsTicketKeyRotation?: unknown;
   proxyProtocolFrom?: unknown;
   proxyProtocolWait?: unknown;
   backendProxyProtocol?: unknown;
@@ -138,6 +142,20 @@ export function validateServeConfig(raw: RawServeOptions): ServeConfig {
       '--require-secure-transport',
     ),
     clientCa: optionalStr(raw.clientCa, '--client-ca'),
+    // RFC 8446 §4.6.1: ticket lifetimes of at most 7 days.
+    tlsSessionTimeoutS: intRange(
+      raw.tlsSessionTimeout,
+      d.tlsSessionTimeout,
+      '--tls-session-timeout',
+      1,
+      604_800,
+    ),
+    tlsTicketKeyRotationS: int(
+      raw.tlsTicketKeyRotation,
+      d.tlsTicketKeyRotation,
+      '--tls-ticket-key-rotation',
+      60,
+    ),
     proxyProtocolFrom,
     proxyProtocolWaitMs: int(raw.proxyProtocolWait, d.proxyProtocolWait, '--proxy-protocol-wait', 0),
     backendProxyProtocol,
@@ -233,6 +251,12 @@ function int(value: unknown, fallback: number, flag: string, min: number): numbe
   const n = typeof value === 'number' ? value : Number(String(value).trim());
   if (!Number.isInteger(n) || n < min)
     throw new ConfigError(`${flag} must be an integer >= ${min}, got '${String(value)}'`);
+  return n;
+}
+
+function intRange(value: unknown, fallback: number, flag: string, min: number, max: number): number {
+  const n = int(value, fallback, flag, min);
+  if (n > max) throw new ConfigError(`${flag} must be an integer <= ${max}, got '${String(value)}'`);
   return n;
 }
 

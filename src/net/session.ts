@@ -88,6 +88,7 @@ export class Session {
     database?: string;
     tlsVersion?: string;
     tlsCipher?: string;
+    tlsResumed?: boolean;
     backendConnectionId?: number;
   } = {};
   private reportedClientToBackend = 0;
@@ -410,6 +411,10 @@ export class Session {
     this.tlsOutcomeCounted = true;
     const { metrics } = this.deps;
     metrics.tlsHandshakes.inc({ version, cipher });
+    if (socket.isSessionReused()) {
+      this.log.tlsResumed = true;
+      metrics.tlsSessionsResumed.inc({ version });
+    }
     metrics.tlsHandshakeDuration.observe({ version }, (performance.now() - this.tlsStartedAt) / 1000);
     this.setTransport('tls');
     socket.on('data', this.onClientData);
@@ -575,6 +580,7 @@ export class Session {
       transport: this.transport,
       tls_version: this.log.tlsVersion,
       tls_cipher: this.log.tlsCipher,
+      tls_resumed: this.log.tlsResumed,
       user: this.log.user,
       database: this.log.database,
       backend_connection_id: this.log.backendConnectionId,

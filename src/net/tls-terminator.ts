@@ -19,6 +19,7 @@ export interface TlsUpgradeHandlers {
 export class TlsTerminator {
   private readonly server: tls.Server;
   private readonly pending = new WeakMap<net.Socket, TlsUpgradeHandlers>();
+  private ticketKeys: Buffer | undefined;
 
   constructor(
     credentials: LoadedCredentials,
@@ -26,6 +27,8 @@ export class TlsTerminator {
     handshakeTimeoutMs: number,
     /** Two-way TLS (--client-ca): CA certificates that client certificates must chain to. */
     private readonly clientCa?: Buffer,
+    /** Seconds a session (ticket) stays resumable (--tls-session-timeout). */
+    private readonly sessionTimeoutS = 300,
   ) {
     this.server = tls.createServer({
       ...this.contextOptions(credentials),
@@ -54,6 +57,15 @@ export class TlsTerminator {
     this.server.setSecureContext(this.contextOptions(credentials));
   }
 
+  /**
+   * Session ticket keys (src/tls/ticket-keys.ts). Kept across update(): a new SecureContext would
+   * otherwise start with random keys and every outstanding ticket would stop resuming.
+   */
+  setTicketKeys(keys: Buffer): void {
+    this.ticketKeys = keys;
+    this.server.setTicketKeys(keys);
+  }
+
   upgrade(raw: net.Socket, pending: Buffer, handlers: TlsUpgradeHandlers): void {
     raw.pause();
     if (pending.length > 0) raw.unshift(pending);
@@ -75,6 +87,8 @@ export class TlsTerminator {
       ...secureContextOptions(this.policy),
       cert: credentials.cert,
       key: credentials.key,
+      sessionTimeout: this.sessionTimeoutS,
+      ...(this.ticketKeys ? { ticketKeys: this.ticketKeys } : {}),
       ...(this.clientCa ? { ca: this.clientCa } : {}),
     };
   }

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { REJECTION_REASONS, type RejectionReason } from '../handshake/close-reason';
+import { TLS_VERSIONS } from '../config/defaults';
 
 /** Metric names and labels are fixed by shared/interface.md; every label value comes from a closed set. */
 export const METRIC_PREFIX = 'mysql_tls_proxy_';
@@ -32,6 +33,14 @@ export class ProxyMetrics {
     name: `${METRIC_PREFIX}tls_handshakes_total`,
     help: 'Completed client TLS handshakes by negotiated protocol version and cipher (OpenSSL name).',
     labelNames: ['version', 'cipher'] as const,
+    registers: [this.registry],
+  });
+
+  /** Added to the interface's table: how many of tls_handshakes_total resumed a session (ticket). */
+  readonly tlsSessionsResumed = new Counter({
+    name: `${METRIC_PREFIX}tls_sessions_resumed_total`,
+    help: 'Client TLS handshakes that resumed an earlier session (ticket or PSK) instead of a full handshake, by protocol version.',
+    labelNames: ['version'] as const,
     registers: [this.registry],
   });
 
@@ -123,6 +132,7 @@ export class ProxyMetrics {
     // Zero-initialise the closed label sets so dashboards and rate() see every series from the start.
     for (const reason of REJECTION_REASONS) this.connectionsRejected.inc({ reason }, 0);
     for (const reason of TLS_FAILURE_REASONS) this.tlsHandshakeFailures.inc({ reason }, 0);
+    for (const version of TLS_VERSIONS) this.tlsSessionsResumed.inc({ version }, 0);
     for (const transport of TRANSPORTS) this.connectionsActive.set({ transport }, 0);
     for (const transport of ['tls', 'plain'] as const) this.connections.inc({ transport }, 0);
     for (const result of ['ok', 'error'] as const) {

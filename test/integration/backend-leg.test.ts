@@ -92,7 +92,10 @@ describe('--backend-tls verify', () => {
     const before = proxy.logs().filter((l) => l.event === 'connection_closed').length;
     await sessionFacts(proxy, {});
     await proxy.waitForLog(() => proxy.logs().filter((l) => l.event === 'connection_closed').length > before);
-    const line = proxy.logs().filter((l) => l.event === 'connection_closed').at(-1)!;
+    const line = proxy
+      .logs()
+      .filter((l) => l.event === 'connection_closed')
+      .at(-1)!;
     expect(line.reason).toBe('client_quit');
     expect(await proxy.metric('connections_active', { transport: 'tls' })).toBe(0);
   });

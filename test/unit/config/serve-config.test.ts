@@ -1,0 +1,36 @@
+import { SERVE_DEFAULTS } from '../../../src/config/defaults';
+import { ConfigError } from '../../../src/config/errors';
+import { validateServeConfig } from '../../../src/config/serve-config';
+
+describe('validateServeConfig', () => {
+  it('turns the defaults object into a config with units in the names', () => {
+    const config = validateServeConfig({});
+    expect(config.listen).toEqual({ host: '0.0.0.0', port: 4000 });
+    expect(config.allow).toEqual(['127.0.0.1/32', '::1/128']);
+    expect(config.tlsMinVersion).toBe('TLSv1.2');
+    expect(config.handshakeTimeoutMs).toBe(SERVE_DEFAULTS.handshakeTimeout);
+    expect(config.tlsSessionTimeoutS).toBe(300);
+    expect(config.tlsTicketKeyRotationS).toBe(3_600);
+    expect(config.status).toEqual({ host: '127.0.0.1', port: 9400 });
+  });
+
+  it('takes strings from the environment and the last of a repeated flag', () => {
+    const config = validateServeConfig({ tlsSessionTimeout: '7200', tlsTicketKeyRotation: [120, 600] });
+    expect(config.tlsSessionTimeoutS).toBe(7_200);
+    expect(config.tlsTicketKeyRotationS).toBe(600);
+  });
+
+  it.each([
+    [{ tlsMinVersion: 'TLSv1.1' }, /--tls-min-version TLSv1.1 is refused/],
+    [{ tlsMinVersion: 'TLSv1.3', tlsMaxVersion: 'TLSv1.2' }, /is above --tls-max-version/],
+    [{ allow: ['10.0.0.0/33'] }, /--allow/],
+    [{ tlsSessionTimeout: 0 }, /--tls-session-timeout must be an integer >= 1/],
+    [{ tlsSessionTimeout: 604_801 }, /--tls-session-timeout must be an integer <= 604800/],
+    [{ tlsSessionTimeout: '5m' }, /--tls-session-timeout must be an integer/],
+    [{ tlsTicketKeyRotation: 59 }, /--tls-ticket-key-rotation must be an integer >= 60/],
+    [{ maxConnections: 0 }, /--max-connections must be an integer >= 1/],
+  ])('refuses %p with a ConfigError naming the flag', (raw, message) => {
+    expect(() => validateServeConfig(raw)).toThrow(ConfigError);
+    expect(() => validateServeConfig(raw)).toThrow(message);
+  });
+});
