@@ -5,6 +5,7 @@
  * HIGH (5,000) open connections: (RSS at HIGH - RSS at LOW) / (HIGH - LOW). The proxy's RSS is
  * VmRSS of its processes (primary + workers); MariaDB's own per-connection cost with native TLS is
  * shown for context (mariadbd RSS, pool-of-threads so that idle connections hold no thread).
+ * Each round starts fresh proxy processes, so the slope is what connections cost a cold process.
  *
  *   node bench/memory.js      (env: LOW=1000 HIGH=5000 SETTLE_MS=3000 ROUNDS=2)
  */
@@ -21,25 +22,34 @@ async function main() {
   const m = h.printMachine();
   const certs = h.makeCerts();
   const db = await h.startMariadb({ certs, settings: h.mariadbSettings({ threadHandling: 'pool-of-threads' }) });
-  const proxies = [await h.startProxy({ certs, backendPort: db.port, workers: 1 })];
-  if (m.nproc > 1) proxies.push(await h.startProxy({ certs, backendPort: db.port, workers: m.nproc }));
+  // Every round starts fresh proxy processes: RSS that an earlier round freed but the allocator kept
+  // would otherwise absorb new connections and understate what each one costs.
+  const workerCounts = m.nproc > 1 ? [1, m.nproc] : [1];
+  const proxyName = (workers) => `proxy --workers ${workers}`;
   const contenders = [
-    ...proxies.map((p) => ({ name: `proxy --workers ${p.workers}`, port: p.port, rss: () => h.treeRssKiB(p.pid), proxy: true, workers: p.workers })),
+    ...workerCounts.map((workers) => ({ name: proxyName(workers), workers })),
     { name: 'MariaDB native TLS (mariadbd RSS, context)', port: db.port, rss: () => h.rssKiB(db.pid) },
   ];
   const rounds = h.rounds();
   const samples = new Map(contenders.map((c) => [c.name, []]));
   for (let round = 1; round <= rounds; round++) {
     for (const c of contenders) {
-      const holders = await startHolders({ port: c.port, ca: certs.ca, count: 1, log: round === 1 && c === contenders[0] });
+      let proxy;
+      if (c.workers) {
+        proxy = await h.startProxy({ certs, backendPort: db.port, workers: c.workers, name: `proxy-w${c.workers}-r${round}` });
+      }
+      const port = proxy ? proxy.port : c.port;
+      const rss = proxy ? () => h.treeRssKiB(proxy.pid) : c.rss;
+      const holders = await startHolders({ port, ca: certs.ca, count: 1, log: round === 1 && c === contenders[0] });
       const a = await holders.open(LOW, CONCURRENCY);
       await h.sleep(SETTLE_MS);
-      const rssLow = c.rss();
+      const rssLow = rss();
       const b = await holders.open(HIGH - LOW, CONCURRENCY);
       await h.sleep(SETTLE_MS);
-      const rssHigh = c.rss();
+      const rssHigh = rss();
       const check = await holders.check(100);
       await holders.close();
+      if (proxy) await h.stopProcess(proxy.child);
       const errors = a.errors + b.errors + check.pingErrors + check.dropped;
       const slope = (rssHigh - rssLow) / (HIGH - LOW);
       samples.get(c.name).push({ rssLow, rssHigh, slope, errors, total: b.total });
@@ -53,10 +63,10 @@ async function main() {
     h.fmt(med(c.name, 'slope'), 1), String(samples.get(c.name).reduce((s, x) => s + x.errors, 0))]);
   console.log(`\nmemory, medians of ${rounds} rounds, settle ${SETTLE_MS} ms before each reading`);
   console.log(h.table(headers, rows));
-  const targets = proxies.map((p) => {
-    const name = `proxy --workers ${p.workers}`;
-    const headline = p.workers === m.nproc;
-    return { name: `<= 24 KiB RSS per idle TLS connection (--workers ${p.workers}${headline ? ', headline' : ''})`,
+  const targets = workerCounts.map((workers) => {
+    const name = proxyName(workers);
+    const headline = workers === m.nproc;
+    return { name: `<= 24 KiB RSS per idle TLS connection (--workers ${workers}${headline ? ', headline' : ''})`,
       value: `${h.fmt(med(name, 'slope'), 1)} KiB`, pass: med(name, 'slope') <= 24 && med(name, 'errors') === 0, headline };
   });
   for (const t of targets) console.log(`${h.verdict(t.pass).padEnd(7)} ${t.name}: ${t.value}`);

@@ -63,7 +63,8 @@ let nextSessionId = 1;
 export class Session {
   readonly id = nextSessionId++;
   private readonly startedAt = performance.now();
-  private readonly machine: HandshakeMachine;
+  /** Dropped once established: an idle relayed session keeps no handshake state. */
+  private machine?: HandshakeMachine;
   private clientStream: net.Socket | tls.TLSSocket;
   private backend?: net.Socket;
   /** The database leg as the relay sees it: the socket, or TLS over it with --backend-tls. */
@@ -325,7 +326,7 @@ export class Session {
     if (this.established) {
       this.recordEnd('client_closed', 'the client closed the connection');
       if (this.backendStream) endSocket(this.backendStream);
-    } else if (this.machine.phase !== 'tlsHandshake') {
+    } else if (this.machine?.phase !== 'tlsHandshake') {
       // During TLS the tls.Server reports the closed socket as a handshake failure (onTlsFailed).
       this.feed({
         type: 'abort',
@@ -338,7 +339,7 @@ export class Session {
 
   private readonly onHandshakeTimeout = (): void => {
     if (this.established) return;
-    if (this.machine.phase === 'tlsHandshake') this.countTlsFailure('timeout');
+    if (this.machine?.phase === 'tlsHandshake') this.countTlsFailure('timeout');
     const ms = this.deps.settings.handshakeTimeoutMs;
     this.feed({
       type: 'abort',
@@ -448,7 +449,7 @@ export class Session {
   // ---- the machine's actions ------------------------------------------------------------------
 
   private feed(event: HandshakeEvent): void {
-    if (this.established) return;
+    if (this.established || !this.machine) return;
     this.apply(this.machine.handle(event));
   }
 
@@ -507,6 +508,7 @@ export class Session {
   private establish(toBackend: Buffer, toClient: Buffer): void {
     clearTimeout(this.handshakeTimer);
     this.established = true;
+    this.machine = undefined;
     this.deps.metrics.auth.inc({ result: 'ok' });
     const client = this.clientStream;
     const backend = this.backendStream as net.Socket;
