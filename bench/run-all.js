@@ -75,7 +75,12 @@ function main() {
       continue;
     }
     const data = JSON.parse(fs.readFileSync(file, 'utf8'));
-    console.log(`\n## ${data.title}   (node bench/${scenario.script}; settings ${JSON.stringify(data.settings ?? {})})`);
+    // Scalar settings only: server argument lists and configs are in the commands below.
+    const settings = Object.entries(data.settings ?? {})
+      .filter(([, v]) => typeof v !== 'object')
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
+    console.log(`\n## ${data.title}   (node bench/${scenario.script}; ${settings})`);
     if (data.headers && data.rows) console.log(h.table(data.headers, data.rows));
     for (const t of data.targets ?? []) allTargets.push({ scenario: data.title, ...t });
     if (data.commands?.length) {

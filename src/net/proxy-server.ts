@@ -5,7 +5,7 @@ import type { ByteCountSource, ProxyMetrics } from '../observability/metrics';
 import { LogLimiter } from '../observability/log-limiter';
 import type { AccessPolicy } from '../policy/access-policy';
 import { proxyErrors } from '../protocol/errors';
-import { displayAddress, Session, type SessionSettings } from './session';
+import { displayAddress, KEEPALIVE_MS, Session, type SessionSettings } from './session';
 import type { TlsTerminator } from './tls-terminator';
 
 export interface ProxyServerOptions {
@@ -38,7 +38,11 @@ export class ProxyServer implements ByteCountSource {
     private readonly options: ProxyServerOptions,
     private readonly deps: ProxyServerDeps,
   ) {
-    this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    // Nagle off (MySQL packets are small and latency-bound) and keepalive, set at accept.
+    this.server = net.createServer(
+      { noDelay: true, keepAlive: true, keepAliveInitialDelay: KEEPALIVE_MS },
+      (socket) => this.accept(socket),
+    );
     deps.metrics.addByteSource(this);
   }
 

@@ -42,7 +42,7 @@ export interface SessionDeps {
 
 /** How long the proxy may spend finishing the database's handshake after the client left. */
 const RELEASE_TIMEOUT_MS = 5_000;
-const KEEPALIVE_MS = 30_000;
+export const KEEPALIVE_MS = 30_000;
 const WARN_REASONS: ReadonlySet<CloseReason> = new Set([
   'backend_error',
   'backend_unavailable',
@@ -144,8 +144,7 @@ export class Session {
     const { settings, metrics } = this.deps;
     this.counted = true;
     metrics.connectionsActive.inc({ transport: 'pending' });
-    this.client.setNoDelay(true);
-    this.client.setKeepAlive(true, KEEPALIVE_MS);
+    // Nagle off and TCP keepalive come with the accepted socket (ProxyServer's listener options).
     this.client.on('data', this.onClientData);
     this.handshakeTimer = setTimeout(this.onHandshakeTimeout, settings.handshakeTimeoutMs);
     if (options.expectProxyHeader) {
@@ -185,7 +184,14 @@ export class Session {
     if (this.backend || this.reason) return;
     const { backend: target, backendLocalAddress, backendConnectTimeoutMs } = this.deps.settings;
     const dialStarted = performance.now();
-    const backend = net.connect({ host: target.host, port: target.port, localAddress: backendLocalAddress });
+    const backend = net.connect({
+      host: target.host,
+      port: target.port,
+      localAddress: backendLocalAddress,
+      noDelay: true,
+      keepAlive: true,
+      keepAliveInitialDelay: KEEPALIVE_MS,
+    });
     this.backend = backend;
     this.backendStream = backend;
     this.backendClosed = false;
@@ -203,8 +209,6 @@ export class Session {
       clearTimeout(this.connectTimer);
       this.backendConnected = true;
       this.deps.metrics.backendConnectDuration.observe((performance.now() - dialStarted) / 1000);
-      backend.setNoDelay(true);
-      backend.setKeepAlive(true, KEEPALIVE_MS);
     });
     backend.on('data', this.onBackendData);
     backend.on('error', this.onBackendError);
