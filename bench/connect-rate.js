@@ -8,7 +8,8 @@
  *
  * Also server-side CPU per connection (proxy processes + mariadbd, utime+stime from /proc) vs
  * `openssl s_server` CPU per full handshake under `openssl s_time -new` with the same certificate
- * (TLS only, no MySQL: s_time does not speak MySQL).
+ * (TLS only, no MySQL: s_time does not speak MySQL), and a bare Node tls.Server under the same load
+ * (bench/lib/node-tls-floor.js): the floor of any TLS terminator written for Node.
  *
  *   node bench/connect-rate.js          (env: CONCURRENCY=16 DURATION=8 ROUNDS=2)
  */
@@ -39,26 +40,26 @@ async function main() {
     })),
   ];
 
-  const bench = (port, mode, duration, log) =>
+  const bench = (port, mode, duration, log, resume = false) =>
     h.runAsync(process.execPath, [h.CLI, 'bench', '--target', `127.0.0.1:${port}`, '--user', 'app', '--password',
       'app-secret', '--ca', certs.ca, '--tls-version', 'TLSv1.3', '--mode', mode, '--concurrency', String(CONCURRENCY),
-      '--duration', String(duration), '--json'], { log });
+      '--duration', String(duration), '--json', ...(resume ? ['--resume'] : [])], { log });
 
   // warm up every contender (JIT, thread cache, page cache)
   for (const c of contenders) await bench(c.port, 'full', 2, false);
 
   const samples = new Map(); // key -> [{rate, p50, p99, cpuPerConn, proxyCpuPerConn, ...}]
-  const measure = async (c, mode, log) => {
+  const measure = async (c, mode, log, resume = false) => {
     const sum = (pids) => pids.reduce((s, p) => s + h.cpuSeconds(p), 0);
     const pids = c.pids();
     const proxyPids = c.proxyPids();
     const before = sum(pids);
     const proxyBefore = sum(proxyPids);
-    const res = await bench(c.port, mode, DURATION, log);
+    const res = await bench(c.port, mode, DURATION, log, resume);
     const after = sum(pids);
     const proxyAfter = sum(proxyPids);
     const json = JSON.parse(res.stdout.trim().split('\n').pop());
-    const key = `${c.name}${mode === 'full' ? '' : ` (${mode})`}`;
+    const key = `${c.name}${mode === 'full' ? '' : ` (${mode})`}${resume ? ' (--resume)' : ''}`;
     const s = {
       rate: json.rate,
       connections: json.connections,
@@ -68,6 +69,7 @@ async function main() {
       serverCpuMs: ((after - before) * 1000) / Math.max(1, json.connections),
       proxyCpuMs: ((proxyAfter - proxyBefore) * 1000) / Math.max(1, json.connections),
       clientCpuS: json.cpu_s,
+      resumed: json.resumed,
       tls: Object.keys(json.tls_versions).join(','),
       cipher: Object.keys(json.ciphers).join(','),
     };
@@ -84,6 +86,11 @@ async function main() {
   // Breakdown (diagnostic, one alternation per round): TLS only, no login.
   for (let round = 1; round <= rounds; round++) {
     for (const c of contenders.slice(0, 2)) await measure(c, 'tls-only', round === 1);
+  }
+  // Session resumption (diagnostic): clients that present a ticket; the proxy shares ticket keys
+  // across --workers, MariaDB resumes from its own session cache.
+  for (let round = 1; round <= rounds; round++) {
+    for (const c of contenders) await measure(c, 'full', round === 1, true);
   }
   for (const p of proxies) await h.stopProcess(p.child);
 
@@ -110,23 +117,47 @@ async function main() {
   await h.stopProcess(server);
   const opensslMs = h.median(opensslSamples.map((s) => s.ms));
 
+  // The same under a bare Node tls.Server: the floor of any Node TLS terminator on this machine.
+  const nport = await h.freePort();
+  const nodeServer = h.startProcess('node-tls-floor', process.execPath, [require.resolve('./lib/node-tls-floor'),
+    certs.cert, certs.key, String(nport)]);
+  await h.waitPort(nport, nodeServer);
+  await h.runAsync('openssl', ['s_time', '-connect', `127.0.0.1:${nport}`, '-new', '-tls1_3', '-time', '2'], { log: false });
+  const nodeSamples = [];
+  for (let round = 1; round <= rounds; round++) {
+    const before = h.cpuSeconds(nodeServer.pid);
+    const res = await h.runAsync('openssl', ['s_time', '-connect', `127.0.0.1:${nport}`, '-new', '-tls1_3', '-time',
+      String(STIME_SECONDS)], { log: round === 1 });
+    const after = h.cpuSeconds(nodeServer.pid);
+    const match = res.stdout.match(/(\d+) connections in ([\d.]+) real seconds/);
+    const n = match ? Number(match[1]) : 0;
+    const rate = match ? n / Number(match[2]) : NaN;
+    nodeSamples.push({ n, rate, ms: ((after - before) * 1000) / Math.max(1, n) });
+    console.log(`  bare Node tls.Server: ${n} handshakes, ${h.fmt(rate, 0)}/s sequential, ${h.fmt(nodeSamples.at(-1).ms, 3)} ms CPU per handshake`);
+  }
+  await h.stopProcess(nodeServer);
+  const nodeMs = h.median(nodeSamples.map((s) => s.ms));
+
   // ---- table
   const med = (key, field) => h.median((samples.get(key) || []).map((s) => s[field]));
   const nativeRate = med('MariaDB native TLS', 'rate');
   const rows = [...samples.keys()].map((key) => [
     key,
     h.fmt(med(key, 'rate'), 0),
-    key.includes('tls-only') ? '-' : h.fmt(med(key, 'rate') / nativeRate, 2) + 'x',
+    key.includes('(') ? '-' : h.fmt(med(key, 'rate') / nativeRate, 2) + 'x',
     h.fmt(med(key, 'p50'), 2),
     h.fmt(med(key, 'p99'), 2),
     h.fmt(med(key, 'serverCpuMs'), 3),
     key.startsWith('proxy') ? h.fmt(med(key, 'proxyCpuMs'), 3) : '-',
     h.fmt(med(key, 'serverCpuMs') / opensslMs, 2) + 'x',
     String(samples.get(key).reduce((s, x) => s + x.errors, 0)),
-    samples.get(key)[0].tls + ' ' + samples.get(key)[0].cipher,
+    samples.get(key)[0].tls + ' ' + samples.get(key)[0].cipher +
+      (key.includes('--resume') ? `, ${h.fmt((100 * med(key, 'resumed')) / med(key, 'connections'), 0)}% resumed` : ''),
   ]);
   rows.push(['openssl s_server (s_time -new)', h.fmt(h.median(opensslSamples.map((s) => s.rate)), 0) + ' (1 at a time)', '-',
     '-', '-', h.fmt(opensslMs, 3), '-', '1.00x', '0', 'TLSv1.3, TLS only']);
+  rows.push(['bare Node tls.Server (s_time -new)', h.fmt(h.median(nodeSamples.map((s) => s.rate)), 0) + ' (1 at a time)', '-',
+    '-', '-', h.fmt(nodeMs, 3), '-', h.fmt(nodeMs / opensslMs, 2) + 'x', '0', 'TLSv1.3, TLS only (floor of Node TLS)']);
   console.log(`\nconnection rate, medians of ${rounds} alternating rounds, concurrency ${CONCURRENCY}, ${DURATION} s each, client: mysql-tls-proxy bench (1 thread)`);
   console.log(h.table(['contender', 'conn/s', 'vs native', 'p50 ms', 'p99 ms', 'server CPU ms/conn', 'of which proxy', 'CPU vs openssl', 'errors', 'TLS'], rows));
 
@@ -156,6 +187,7 @@ async function main() {
     settings: { concurrency: CONCURRENCY, duration: DURATION, rounds, mariadb: db.args },
     samples: Object.fromEntries(samples),
     openssl: opensslSamples,
+    nodeTlsFloor: nodeSamples,
     rows,
     headers: ['contender', 'conn/s', 'vs native', 'p50 ms', 'p99 ms', 'server CPU ms/conn', 'of which proxy', 'CPU vs openssl', 'errors', 'TLS'],
     targets,

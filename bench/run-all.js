@@ -77,7 +77,7 @@ function main() {
     const data = JSON.parse(fs.readFileSync(file, 'utf8'));
     // Scalar settings only: server argument lists and configs are in the commands below.
     const settings = Object.entries(data.settings ?? {})
-      .filter(([, v]) => typeof v !== 'object')
+      .filter(([, v]) => typeof v !== 'object' && !String(v).includes('\n'))
       .map(([k, v]) => `${k}=${v}`)
       .join(' ');
     console.log(`\n## ${data.title}   (node bench/${scenario.script}; ${settings})`);
