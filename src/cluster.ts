@@ -28,8 +28,11 @@ type WorkerMessage =
 /** Session ticket keys, base64 (IPC messages are JSON). */
 type TicketKeysMessage = { type: 'mtp:ticket-keys'; keys: string };
 
-function ticketKeysMessage(keys: Buffer): TicketKeysMessage {
-  return { type: 'mtp:ticket-keys', keys: keys.toString('base64') };
+/** A worker that is going away misses the keys; the callback keeps a closed channel from throwing. */
+function sendTicketKeys(worker: Worker, keys: Buffer): void {
+  if (!worker.isConnected()) return;
+  const message: TicketKeysMessage = { type: 'mtp:ticket-keys', keys: keys.toString('base64') };
+  worker.send(message, undefined, () => undefined);
 }
 
 export function isClusterWorker(): boolean {
@@ -91,7 +94,7 @@ export async function runPrimary(config: ServeConfig, workerCount: number, logge
   // One set of session ticket keys for all workers: a client resumes whichever worker it reaches.
   const ticketKeys = new TicketKeyRotation(config.tlsTicketKeyRotationS * 1000, (keys) => {
     for (const worker of Object.values(cluster.workers ?? {})) {
-      if (worker && listening.has(worker.id)) worker.send(ticketKeysMessage(keys));
+      if (worker && listening.has(worker.id)) sendTicketKeys(worker, keys);
     }
   });
   ticketKeys.start();
@@ -100,7 +103,7 @@ export async function runPrimary(config: ServeConfig, workerCount: number, logge
     const worker = cluster.fork({ MTP_WORKER: '1' });
     worker.on('message', (message: WorkerMessage) => {
       if (message.type === 'mtp:listening') {
-        worker.send(ticketKeysMessage(ticketKeys.keys));
+        sendTicketKeys(worker, ticketKeys.keys);
         listening.set(worker.id, message.address);
         firstListening(message.address);
       } else if (message.type === 'mtp:metrics') {
@@ -143,7 +146,10 @@ export async function runPrimary(config: ServeConfig, workerCount: number, logge
           resolve(request.parts); // a worker too busy to answer is left out of this scrape
         }
       }, 2_000).unref();
-      for (const worker of workers) worker.send({ type: 'mtp:metrics-request', id });
+      for (const worker of workers) {
+        if (worker.isConnected())
+          worker.send({ type: 'mtp:metrics-request', id }, undefined, () => undefined);
+      }
     });
     // The primary adds only what it owns: its process metrics and the probe's backend_up.
     const own = (await metrics.registry.getMetricsAsJSON()).filter(
