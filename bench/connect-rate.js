@@ -97,45 +97,15 @@ async function main() {
   // openssl s_server under openssl s_time -new: CPU per full TLS 1.3 handshake, same cert and key
   console.log(`-- openssl s_server / s_time -new, TLS 1.3, ${STIME_SECONDS} s (TLS only, no MySQL)`);
   const sport = await h.freePort();
-  const server = h.startProcess('s_server', 'openssl', ['s_server', '-accept', `127.0.0.1:${sport}`, '-cert', certs.cert,
-    '-key', certs.key, '-tls1_3', '-www', '-quiet', '-no_ticket']);
-  await h.waitPort(sport, server);
-  await h.runAsync('openssl', ['s_time', '-connect', `127.0.0.1:${sport}`, '-new', '-tls1_3', '-time', '2'], { log: false });
-  const opensslSamples = [];
-  for (let round = 1; round <= rounds; round++) {
-    const before = h.cpuSeconds(server.pid);
-    const res = await h.runAsync('openssl', ['s_time', '-connect', `127.0.0.1:${sport}`, '-new', '-tls1_3', '-time',
-      String(STIME_SECONDS)], { log: round === 1 });
-    const after = h.cpuSeconds(server.pid);
-    const match = res.stdout.match(/(\d+) connections in ([\d.]+) real seconds/);
-    const n = match ? Number(match[1]) : 0;
-    const rate = match ? n / Number(match[2]) : NaN;
-    const ms = ((after - before) * 1000) / Math.max(1, n);
-    opensslSamples.push({ n, rate, ms });
-    console.log(`  openssl s_server: ${n} handshakes, ${h.fmt(rate, 0)}/s sequential, ${h.fmt(ms, 3)} ms CPU per handshake`);
-  }
-  await h.stopProcess(server);
+  const opensslSamples = await handshakeCpu('openssl s_server', sport, rounds, h.startProcess('s_server', 'openssl',
+    ['s_server', '-accept', `127.0.0.1:${sport}`, '-cert', certs.cert, '-key', certs.key, '-tls1_3', '-www', '-quiet',
+      '-no_ticket']));
   const opensslMs = h.median(opensslSamples.map((s) => s.ms));
 
   // The same under a bare Node tls.Server: the floor of any Node TLS terminator on this machine.
   const nport = await h.freePort();
-  const nodeServer = h.startProcess('node-tls-floor', process.execPath, [require.resolve('./lib/node-tls-floor'),
-    certs.cert, certs.key, String(nport)]);
-  await h.waitPort(nport, nodeServer);
-  await h.runAsync('openssl', ['s_time', '-connect', `127.0.0.1:${nport}`, '-new', '-tls1_3', '-time', '2'], { log: false });
-  const nodeSamples = [];
-  for (let round = 1; round <= rounds; round++) {
-    const before = h.cpuSeconds(nodeServer.pid);
-    const res = await h.runAsync('openssl', ['s_time', '-connect', `127.0.0.1:${nport}`, '-new', '-tls1_3', '-time',
-      String(STIME_SECONDS)], { log: round === 1 });
-    const after = h.cpuSeconds(nodeServer.pid);
-    const match = res.stdout.match(/(\d+) connections in ([\d.]+) real seconds/);
-    const n = match ? Number(match[1]) : 0;
-    const rate = match ? n / Number(match[2]) : NaN;
-    nodeSamples.push({ n, rate, ms: ((after - before) * 1000) / Math.max(1, n) });
-    console.log(`  bare Node tls.Server: ${n} handshakes, ${h.fmt(rate, 0)}/s sequential, ${h.fmt(nodeSamples.at(-1).ms, 3)} ms CPU per handshake`);
-  }
-  await h.stopProcess(nodeServer);
+  const nodeSamples = await handshakeCpu('bare Node tls.Server', nport, rounds, h.startProcess('node-tls-floor',
+    process.execPath, [require.resolve('./lib/node-tls-floor'), certs.cert, certs.key, String(nport)]));
   const nodeMs = h.median(nodeSamples.map((s) => s.ms));
 
   // ---- table
@@ -192,6 +162,31 @@ async function main() {
     headers: ['contender', 'conn/s', 'vs native', 'p50 ms', 'p99 ms', 'server CPU ms/conn', 'of which proxy', 'CPU vs openssl', 'errors', 'TLS'],
     targets,
   });
+}
+
+/**
+ * CPU per full TLS 1.3 handshake of `server` (listening on `port`) under `openssl s_time -new`,
+ * one connection at a time, `rounds` times after a 2 s warm-up; stops the server.
+ */
+async function handshakeCpu(label, port, rounds, server) {
+  await h.waitPort(port, server);
+  const sTime = (seconds, log) =>
+    h.runAsync('openssl', ['s_time', '-connect', `127.0.0.1:${port}`, '-new', '-tls1_3', '-time', String(seconds)], { log });
+  await sTime(2, false);
+  const samples = [];
+  for (let round = 1; round <= rounds; round++) {
+    const before = h.cpuSeconds(server.pid);
+    const res = await sTime(STIME_SECONDS, round === 1);
+    const after = h.cpuSeconds(server.pid);
+    const match = res.stdout.match(/(\d+) connections in ([\d.]+) real seconds/);
+    const n = match ? Number(match[1]) : 0;
+    const rate = match ? n / Number(match[2]) : NaN;
+    const ms = ((after - before) * 1000) / Math.max(1, n);
+    samples.push({ n, rate, ms });
+    console.log(`  ${label}: ${n} handshakes, ${h.fmt(rate, 0)}/s sequential, ${h.fmt(ms, 3)} ms CPU per handshake`);
+  }
+  await h.stopProcess(server);
+  return samples;
 }
 
 main()

@@ -39,21 +39,7 @@ process.on('uncaughtException', (error) => unhandled.push(`uncaughtException: ${
 
 // ---- the TypeScript harness, without ts-node -----------------------------------------------------
 
-function registerTypeScript() {
-  const ts = require(path.join(ROOT, 'node_modules', 'typescript'));
-  require.extensions['.ts'] = (module, filename) => {
-    const { outputText } = ts.transpileModule(fs.readFileSync(filename, 'utf8'), {
-      compilerOptions: {
-        module: ts.ModuleKind.CommonJS,
-        target: ts.ScriptTarget.ES2022,
-        esModuleInterop: true,
-      },
-      fileName: filename,
-    });
-    module._compile(outputText, filename);
-  };
-}
-registerTypeScript();
+require(path.join(ROOT, 'test', 'helpers', 'register-typescript.js'));
 const { startMariaDb, TEST_USERS } = require(path.join(ROOT, 'test', 'helpers', 'mariadb.ts'));
 const { startProxy } = require(path.join(ROOT, 'test', 'helpers', 'proxy.ts'));
 const { MysqlConnection } = require(path.join(ROOT, 'dist', 'bench', 'mysql-client.js'));

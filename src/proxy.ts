@@ -75,8 +75,8 @@ export async function startProxy(
     credentials,
     policy,
     config.handshakeTimeoutMs,
-    readClientCa(config.clientCa),
     config.tlsSessionTimeoutS,
+    readClientCa(config.clientCa),
   );
   // Session tickets: one process rotates its own keys; --workers get theirs from the primary.
   const ticketKeys = options.worker

@@ -453,7 +453,7 @@ export class Session {
   // ---- the machine's actions ------------------------------------------------------------------
 
   private feed(event: HandshakeEvent): void {
-    if (this.established || !this.machine) return;
+    if (!this.machine) return; // established: bytes are piped, no more events
     this.apply(this.machine.handle(event));
   }
 

@@ -25,10 +25,10 @@ export class TlsTerminator {
     credentials: LoadedCredentials,
     private readonly policy: TlsPolicy,
     handshakeTimeoutMs: number,
+    /** Seconds a session (ticket) stays resumable (--tls-session-timeout). */
+    private readonly sessionTimeoutS: number,
     /** Two-way TLS (--client-ca): CA certificates that client certificates must chain to. */
     private readonly clientCa?: Buffer,
-    /** Seconds a session (ticket) stays resumable (--tls-session-timeout). */
-    private readonly sessionTimeoutS = 300,
   ) {
     this.server = tls.createServer({
       ...this.contextOptions(credentials),
