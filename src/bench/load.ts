@@ -79,6 +79,18 @@ export function createSecureContext(config: Pick<LoadConfig, 'ca' | 'tlsVersion'
   });
 }
 
+const DEFAULT_DURATION_MS = 10_000;
+
+/**
+ * How many arrivals an open-loop thread launches: those scheduled at phase + n/rate inside the
+ * duration. Counted, not found by comparing scheduled times, because `n * (1000 / rate)` drifts
+ * across the boundary (19/s for 1 s would give 20); the epsilon absorbs the same rounding here.
+ * With the phases planShares() gives, the threads' counts add up to exactly rate x duration.
+ */
+export function scheduledArrivals(rate: number, phaseMs: number, durationMs: number): number {
+  return Math.max(0, Math.ceil(((durationMs - phaseMs) * rate) / 1000 - 1e-9));
+}
+
 export class LoadRunner {
   readonly progress: LoadProgress = { attempts: 0, connections: 0, errors: 0 };
   private readonly histogram = new Histogram();
@@ -121,11 +133,12 @@ export class LoadRunner {
     };
   }
 
-  private mayStart(index: number, scheduledAt: number): boolean {
+  /** Closed loop: may another attempt start `elapsedMs` after the run began? */
+  private mayStart(index: number, elapsedMs: number): boolean {
     if (this.stopped) return false;
     const { connections, durationMs } = this.config;
     if (connections !== undefined) return index < connections;
-    return scheduledAt - this.t0 < (durationMs ?? 10_000);
+    return elapsedMs < (durationMs ?? DEFAULT_DURATION_MS);
   }
 
   private async closedLoop(): Promise<void> {
@@ -133,7 +146,7 @@ export class LoadRunner {
     const lane = async (): Promise<void> => {
       for (;;) {
         const start = performance.now();
-        if (!this.mayStart(launched, start)) return;
+        if (!this.mayStart(launched, start - this.t0)) return;
         launched++;
         await this.attempt(start);
       }
@@ -145,6 +158,9 @@ export class LoadRunner {
     const interval = 1000 / rate;
     const phase = this.config.phaseMs ?? 0;
     const maxInFlight = this.config.concurrency;
+    const arrivals =
+      this.config.connections ??
+      scheduledArrivals(rate, phase, this.config.durationMs ?? DEFAULT_DURATION_MS);
     let next = 0; // index of the next arrival to launch
     let inFlight = 0;
     let timer: NodeJS.Timeout | undefined;
@@ -155,7 +171,7 @@ export class LoadRunner {
         const now = performance.now();
         for (;;) {
           const scheduled = this.t0 + phase + next * interval;
-          if (!this.mayStart(next, scheduled)) {
+          if (this.stopped || next >= arrivals) {
             if (inFlight === 0) resolve();
             return;
           }

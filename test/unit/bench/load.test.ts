@@ -1,6 +1,7 @@
 import {
   LoadRunner,
   mergeResults,
+  scheduledArrivals,
   splitEvenly,
   type LoadConfig,
   type LoadResult,
@@ -65,6 +66,23 @@ describe('planShares', () => {
     const shares = planShares({ ...plan, rate: 300, concurrency: 30 });
     expect(shares.map((s) => s.rate)).toEqual([100, 100, 100]);
     expect(shares.map((s) => s.phaseMs)).toEqual([0, 1000 / 300, 2000 / 300]);
+  });
+  it('schedules exactly rate x duration arrivals over all workers, whatever the rounding', () => {
+    // 19/s for 1 s drifted to 20 when arrivals were found by comparing n * (1000 / rate) with the end
+    const wrong: string[] = [];
+    for (let rate = 1; rate <= 500; rate++) {
+      for (const workers of [1, 2, 3, 7]) {
+        for (const seconds of [1, 2, 5]) {
+          const shares = planShares({ ...plan, workers, rate, concurrency: 8 });
+          const total = shares.reduce(
+            (sum, s) => sum + scheduledArrivals(s.rate ?? 0, s.phaseMs ?? 0, seconds * 1000),
+            0,
+          );
+          if (total !== rate * seconds) wrong.push(`${rate}/s x ${seconds} s on ${workers}: ${total}`);
+        }
+      }
+    }
+    expect(wrong).toEqual([]);
   });
 });
 
