@@ -230,7 +230,9 @@ describe('slowloris', () => {
         `slowloris: ${idle} idle sockets; 50 TLS logins+query p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`,
       );
       expect(latencies).toHaveLength(50);
-      expect(p99).toBeLessThan(1_000);
+      // Alone these take ~0.1-0.25 s; jest runs other suites beside this one on two cores, so the
+      // bound leaves room for that and still sits ten times under the 30 s a stuck login would wait.
+      expect(p99).toBeLessThan(3_000);
       // The idle ones are still there, untouched.
       expect(await proxy.metric('connections_active', { transport: 'pending' })).toBe(idle);
 
@@ -412,7 +414,8 @@ describe('databases that misbehave (scripted)', () => {
     name: string;
     script: FakeScript;
     code: number;
-    reason: string;
+    /** The close reasons allowed in the log (one unless the kernel can report it two ways). */
+    reasons: string[];
     message: RegExp;
     minMs?: number;
     maxMs: number;
@@ -422,7 +425,7 @@ describe('databases that misbehave (scripted)', () => {
       name: 'accepts and never greets',
       script: fakeScripts.silent(),
       code: 1043,
-      reason: 'handshake_timeout',
+      reasons: ['handshake_timeout'],
       message: /did not complete within 500 ms/,
       minMs: 400,
       maxMs: 1_500,
@@ -432,7 +435,7 @@ describe('databases that misbehave (scripted)', () => {
       name: 'sends half a greeting, then closes',
       script: fakeScripts.halfGreetingThenClose(),
       code: 2003,
-      reason: 'backend_closed',
+      reasons: ['backend_closed'],
       message: /Can't connect to MySQL server.*closed the connection/,
       maxMs: 1_000,
     },
@@ -440,15 +443,18 @@ describe('databases that misbehave (scripted)', () => {
       name: 'sends half a greeting, then resets',
       script: fakeScripts.halfGreetingThenReset(),
       code: 2003,
-      reason: 'backend_error',
-      message: /Can't connect to MySQL server.*ECONNRESET/,
+      // When the greeting's bytes and the RST land in one wakeup, libuv reads the bytes, sees
+      // POLLHUP and reports EOF without the read that would return ECONNRESET: then the proxy
+      // can only know the database closed. Either way the client gets ERR 2003 at once.
+      reasons: ['backend_error', 'backend_closed'],
+      message: /Can't connect to MySQL server.*(ECONNRESET|closed the connection during the handshake)/,
       maxMs: 1_000,
     },
     {
       name: 'answers with garbage (HTTP)',
       script: fakeScripts.garbage(),
       code: 2003,
-      reason: 'backend_protocol_error',
+      reasons: ['backend_protocol_error'],
       message: /invalid data from the database/,
       maxMs: 1_000,
     },
@@ -456,7 +462,7 @@ describe('databases that misbehave (scripted)', () => {
       name: 'announces a 16 MiB greeting',
       script: fakeScripts.oversizedGreeting(),
       code: 2003,
-      reason: 'backend_protocol_error',
+      reasons: ['backend_protocol_error'],
       message: /invalid data from the database/,
       maxMs: 1_000,
     },
@@ -506,7 +512,7 @@ describe('databases that misbehave (scripted)', () => {
       await waitFor('connections_active back to 0', async () => (await proxy.activeTotal()) === 0);
       const closedLines = proxy.logs().filter((l) => l.event === 'connection_closed');
       expect(closedLines).toHaveLength(clients);
-      expect(new Set(closedLines.map((l) => l.reason))).toEqual(new Set([c.reason]));
+      for (const line of closedLines) expect(c.reasons).toContain(line.reason);
       proxy.expectHealthy();
     } finally {
       await proxy.stop();
