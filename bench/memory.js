@@ -4,8 +4,11 @@
  * 4. Memory: RSS per idle authenticated TLS connection, as the slope between LOW (1,000) and
  * HIGH (5,000) open connections: (RSS at HIGH - RSS at LOW) / (HIGH - LOW). The proxy's RSS is
  * VmRSS of its processes (primary + workers); MariaDB's own per-connection cost with native TLS is
- * shown for context (mariadbd RSS, pool-of-threads so that idle connections hold no thread).
- * Each round starts fresh proxy processes, so the slope is what connections cost a cold process.
+ * shown for context (mariadbd RSS, pool-of-threads so that idle connections hold no thread), and
+ * so is Node's own floor (bench/lib/node-tls-floor.js): a bare tls.Server holding idle TLS 1.3
+ * sockets, alone and with each piped to a plain socket as the proxy's database leg is. No Node
+ * TLS terminator can go below that floor; the proxy's distance from it is what the proxy adds.
+ * Each round starts fresh server processes, so the slope is what connections cost a cold process.
  *
  *   node bench/memory.js      (env: LOW=1000 HIGH=5000 SETTLE_MS=3000 ROUNDS=2)
  */
@@ -29,18 +32,34 @@ async function main() {
   const contenders = [
     ...workerCounts.map((workers) => ({ name: proxyName(workers), workers })),
     { name: 'MariaDB native TLS (mariadbd RSS, context)', port: db.port, rss: () => h.rssKiB(db.pid) },
+    { name: 'bare Node tls.Server, TLS socket only (floor)', floor: 'tls' },
+    { name: 'bare Node tls.Server + piped plain leg (floor)', floor: 'piped' },
   ];
+  const sinkPort = await h.freePort();
+  h.startProcess('tcp-sink', process.execPath, [require.resolve('./lib/tcp-sink'), String(sinkPort)]);
+  await h.waitPort(sinkPort);
+  const startFloor = async (kind, round) => {
+    const port = await h.freePort();
+    const args = [require.resolve('./lib/node-tls-floor'), certs.cert, certs.key, String(port), 'hold',
+      ...(kind === 'piped' ? [String(sinkPort)] : [])];
+    const child = h.startProcess(`node-tls-floor-${kind}-r${round}`, process.execPath, args, { log: round === 1 });
+    await h.waitPort(port, child);
+    return { child, pid: child.pid, port };
+  };
   const rounds = h.rounds();
   const samples = new Map(contenders.map((c) => [c.name, []]));
   for (let round = 1; round <= rounds; round++) {
     for (const c of contenders) {
-      let proxy;
+      let proxy; // a server process this round starts (and stops): the proxy or a floor
       if (c.workers) {
         proxy = await h.startProxy({ certs, backendPort: db.port, workers: c.workers, name: `proxy-w${c.workers}-r${round}` });
+      } else if (c.floor) {
+        proxy = await startFloor(c.floor, round);
       }
       const port = proxy ? proxy.port : c.port;
       const rss = proxy ? () => h.treeRssKiB(proxy.pid) : c.rss;
-      const holders = await startHolders({ port, ca: certs.ca, count: 1, log: round === 1 && c === contenders[0] });
+      const holders = await startHolders({ port, ca: certs.ca, count: 1, tlsOnly: Boolean(c.floor),
+        log: round === 1 && (c === contenders[0] || c.floor === 'tls') });
       const a = await holders.open(LOW, CONCURRENCY);
       await h.sleep(SETTLE_MS);
       const rssLow = rss();

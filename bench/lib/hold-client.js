@@ -6,7 +6,8 @@
  *   { op: 'open', count, concurrency }  -> { op: 'opened', opened, errors, total, ms, firstError }
  *   { op: 'check', sample }             -> { op: 'checked', alive, pinged, pingErrors, dropped }
  *   { op: 'close' }                     -> exits
- * Argv: --port P --ca FILE
+ * Argv: --port P --ca FILE [--tls-only]
+ * --tls-only holds bare TLS connections (no MySQL), for bench/lib/node-tls-floor.js in hold mode.
  */
 const fs = require('node:fs');
 const tls = require('node:tls');
@@ -19,7 +20,26 @@ function arg(name) {
 }
 const port = Number(arg('port'));
 const secureContext = tls.createSecureContext({ ca: fs.readFileSync(arg('ca')), minVersion: 'TLSv1.3' });
+const tlsOnly = process.argv.includes('--tls-only');
 const held = [];
+
+/** A bare TLS connection shaped like connectMysql()'s result, as far as this file uses it. */
+function connectTls() {
+  return new Promise((resolve, reject) => {
+    const tlsSocket = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', secureContext });
+    tlsSocket.once('secureConnect', () => {
+      tlsSocket.off('error', reject);
+      tlsSocket.on('error', () => undefined);
+      resolve({
+        tlsSocket,
+        // the check's "ping": a write the live connection accepts (the floor answers nothing)
+        query: () => new Promise((done, fail) => tlsSocket.write('ping', (error) => (error ? fail(error) : done()))),
+        destroy: () => tlsSocket.destroy(),
+      });
+    });
+    tlsSocket.once('error', reject);
+  });
+}
 let dropped = 0;
 
 async function open(count, concurrency) {
@@ -32,7 +52,7 @@ async function open(count, concurrency) {
     while (next < count) {
       next++;
       try {
-        const conn = await connectMysql({ host: '127.0.0.1', port, user: 'app', password: 'app-secret', secureContext,
+        const conn = tlsOnly ? await connectTls() : await connectMysql({ host: '127.0.0.1', port, user: 'app', password: 'app-secret', secureContext,
           rejectUnauthorized: true, timeoutMs: 60_000 });
         conn.tlsSocket.once('close', () => {
           conn.closed = true;

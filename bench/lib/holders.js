@@ -21,9 +21,9 @@ function request(child, message, reply) {
   });
 }
 
-/** `count` clients processes, each holding its share of connections to `port`. */
-async function startHolders({ port, ca, count = 1, log = true }) {
-  const args = ['--port', String(port), '--ca', ca];
+/** `count` client processes, each holding its share of connections to `port` (bare TLS with `tlsOnly`). */
+async function startHolders({ port, ca, count = 1, log = true, tlsOnly = false }) {
+  const args = ['--port', String(port), '--ca', ca, ...(tlsOnly ? ['--tls-only'] : [])];
   if (log) h.logCommand(process.execPath, [CLIENT, ...args]);
   const children = [];
   for (let i = 0; i < count; i++) {
