@@ -17,6 +17,11 @@ import {
   REQUEST_PUBLIC_KEY,
 } from '../protocol/caching-sha2';
 import { encodePacket, type Packet, PacketReader, PacketTooLargeError } from '../protocol/packet';
+import {
+  isSha256ClearPassword,
+  SHA256_PASSWORD,
+  SHA256_REQUEST_PUBLIC_KEY,
+} from '../protocol/sha256-password';
 import { MalformedPacketError } from '../protocol/reader';
 import { looksLikeProxyHeader } from '../protocol/proxy-protocol';
 import { isSslRequest, parseSslRequest } from '../protocol/ssl-request';
@@ -102,8 +107,9 @@ export class HandshakeMachine {
   /** The scramble the database's current auth plugin works with (greeting or AuthSwitchRequest). */
   private backendScramble: Buffer = Buffer.alloc(0);
   /**
-   * caching_sha2_password full authentication with TLS only on the client leg: the client sends its
-   * password in clear (it sees TLS), the plain database leg needs it RSA-encrypted.
+   * caching_sha2_password full authentication or sha256_password with TLS only on the client leg:
+   * the client sends its password in clear (it sees TLS), the plain database leg needs it
+   * RSA-encrypted.
    */
   private fullAuth: 'none' | 'awaitPassword' | 'awaitKey' = 'none';
   private clearPassword?: Buffer;
@@ -298,31 +304,41 @@ export class HandshakeMachine {
     if (kind === 'auth-switch') {
       this.backendPlugin = authSwitchPlugin(packet.payload);
       this.backendScramble = authSwitchScramble(packet.payload) ?? this.backendScramble;
+      // sha256_password's first answer is the password itself: clear from a client that sees TLS.
+      if (this.backendPlugin === SHA256_PASSWORD && this.databaseLegNeedsRsa())
+        this.fullAuth = 'awaitPassword';
     }
     this.backendAwaitsClient = true;
   }
 
   /**
-   * MySQL asks for full authentication while only the client leg is encrypted: the client will send
-   * its password in clear, which a plain-TCP MySQL refuses. TiDB accepts the clear password (it
+   * A client that sees TLS sends its password in clear where MySQL's SHA-256 plugins ask for it; a
+   * plain-TCP MySQL refuses that and wants it RSA-encrypted. TiDB accepts the clear password (it
    * always forces full authentication), so it is left alone.
    */
-  private needsRsaFullAuth(payload: Buffer): boolean {
+  private databaseLegNeedsRsa(): boolean {
     return (
       this.transport === 'tls' &&
       !this.options.backendTls &&
-      this.backendPlugin === CACHING_SHA2 &&
-      payload.equals(PERFORM_FULL_AUTHENTICATION) &&
       !(this.greeting?.serverVersion ?? '').includes('TiDB')
     );
   }
 
+  /** MySQL asks for caching_sha2_password full authentication: the client's next packet is its password. */
+  private needsRsaFullAuth(payload: Buffer): boolean {
+    return (
+      this.backendPlugin === CACHING_SHA2 &&
+      payload.equals(PERFORM_FULL_AUTHENTICATION) &&
+      this.databaseLegNeedsRsa()
+    );
+  }
+
   /** The client's clear password: keep it in memory only until the public key arrives. */
-  private requestPublicKey(out: HandshakeAction[], packet: Packet): void {
+  private requestPublicKey(out: HandshakeAction[], packet: Packet, request: Buffer): void {
     this.clearPassword = Buffer.from(packet.payload);
     packet.payload.fill(0);
     this.fullAuth = 'awaitKey';
-    this.forwardToBackend(out, REQUEST_PUBLIC_KEY, packet.sequenceId);
+    this.forwardToBackend(out, request, packet.sequenceId);
   }
 
   private sendEncryptedPassword(out: HandshakeAction[], packet: Packet): void {
@@ -470,38 +486,72 @@ export class HandshakeMachine {
 
   /**
    * The client's HandshakeResponse as the database should see it: CLIENT_SSL matching the
-   * database leg, and (optionally) the proxy's connection attributes. Nothing else changes; the
-   * attributes are only added when re-encoding reproduces the client's bytes exactly.
+   * database leg, (optionally) the proxy's connection attributes, and for a sha256_password login
+   * whose clear password a plain leg cannot carry, a public-key request in its place. Nothing else
+   * changes; the packet is only re-encoded when that reproduces the client's bytes exactly.
    */
   private loginForBackend(payload: Buffer, response: HandshakeResponse): Buffer {
     const capabilities = this.options.backendTls
       ? withCapability(response.capabilities, Capability.SSL)
       : withoutCapability(response.capabilities, Capability.SSL);
-    const serverCaps = this.greeting?.capabilities ?? 0;
-    if (
-      this.options.clientAttributes &&
-      hasCapability(serverCaps, Capability.CONNECT_ATTRS) &&
-      encodeHandshakeResponse(response).equals(payload)
-    ) {
-      const facts = this.clientFacts();
-      const added: Array<[string, string]> = [
-        ['_client_ip', facts.ip],
-        ['_client_port', String(facts.port)],
-      ];
-      if (this.clientTls) {
-        added.push(
-          ['_client_tls_version', this.clientTls.version],
-          ['_client_tls_cipher', this.clientTls.cipher],
-        );
-      }
-      const kept = (response.attributes ?? []).filter(([key]) => !added.some(([name]) => name === key));
-      return encodeHandshakeResponse({
+    const reencodes = encodeHandshakeResponse(response).equals(payload);
+    if (reencodes && this.sha256LoginNeedsRsa(response)) {
+      // Wait for the key: the database answers this login with AuthMoreData(0x01, PEM).
+      this.clearPassword = Buffer.from(response.authResponse);
+      this.fullAuth = 'awaitKey';
+      const login = encodeHandshakeResponse({
         ...response,
-        capabilities: withCapability(capabilities, Capability.CONNECT_ATTRS),
-        attributes: [...kept, ...added],
+        capabilities,
+        authResponse: SHA256_REQUEST_PUBLIC_KEY,
+        ...this.withClientAttributes(response, capabilities),
       });
+      payload.fill(0);
+      return login;
     }
+    const attributes = reencodes ? this.withClientAttributes(response, capabilities) : {};
+    if (attributes.attributes) return encodeHandshakeResponse({ ...response, capabilities, ...attributes });
     return capabilities === response.capabilities ? payload : withClientCapabilities(payload, capabilities);
+  }
+
+  /**
+   * The proxy's connection attributes added to the client's (when on and the database takes
+   * attributes): the fields to override in the re-encoded login, or none.
+   */
+  private withClientAttributes(
+    response: HandshakeResponse,
+    capabilities: number,
+  ): Partial<Pick<HandshakeResponse, 'capabilities' | 'attributes'>> {
+    const serverCaps = this.greeting?.capabilities ?? 0;
+    if (!this.options.clientAttributes || !hasCapability(serverCaps, Capability.CONNECT_ATTRS)) return {};
+    const facts = this.clientFacts();
+    const added: Array<[string, string]> = [
+      ['_client_ip', facts.ip],
+      ['_client_port', String(facts.port)],
+    ];
+    if (this.clientTls) {
+      added.push(
+        ['_client_tls_version', this.clientTls.version],
+        ['_client_tls_cipher', this.clientTls.cipher],
+      );
+    }
+    const kept = (response.attributes ?? []).filter(([key]) => !added.some(([name]) => name === key));
+    return {
+      capabilities: withCapability(capabilities, Capability.CONNECT_ATTRS),
+      attributes: [...kept, ...added],
+    };
+  }
+
+  /**
+   * A sha256_password login (the database's default plugin too) carrying the clear password, which a
+   * plain-TCP MySQL refuses: the proxy asks for the key in its place and sends the password encrypted.
+   */
+  private sha256LoginNeedsRsa(response: HandshakeResponse): boolean {
+    return (
+      response.authPluginName === SHA256_PASSWORD &&
+      this.backendPlugin === SHA256_PASSWORD &&
+      isSha256ClearPassword(response.authResponse) &&
+      this.databaseLegNeedsRsa()
+    );
   }
 
   /**
@@ -541,8 +591,14 @@ export class HandshakeMachine {
   private forwardAuthPacket(out: HandshakeAction[], packet: Packet): void {
     if (this.fullAuth === 'awaitPassword') {
       this.fullAuth = 'none';
-      // A client that asks for the key itself needs no help.
-      if (!packet.payload.equals(REQUEST_PUBLIC_KEY)) return this.requestPublicKey(out, packet);
+      // A client that asks for the key itself (or sends sha256_password's empty password) needs no help.
+      if (this.backendPlugin === SHA256_PASSWORD) {
+        if (isSha256ClearPassword(packet.payload)) {
+          return this.requestPublicKey(out, packet, SHA256_REQUEST_PUBLIC_KEY);
+        }
+      } else if (!packet.payload.equals(REQUEST_PUBLIC_KEY)) {
+        return this.requestPublicKey(out, packet, REQUEST_PUBLIC_KEY);
+      }
     }
     this.forwardToBackend(out, packet.payload, packet.sequenceId);
   }

@@ -5,7 +5,11 @@
  * https://dev.mysql.com/doc/dev/mysql-server/latest/page_caching_sha2_authentication_exchanges.html
  * byte for byte: fast auth from a warm cache; full auth with the RSA public key on an insecure
  * connection, or with the clear password over TLS (`tls`); and (`tidb`) TiDB's behaviour of
- * accepting the clear password on any connection.
+ * accepting the clear password on any connection. With `userPlugin: 'sha256_password'` the account
+ * uses sha256_password instead, as documented at
+ * https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_connection_phase_authentication_methods_sha256_password_authentication.html
+ * (no cache: every login is a full one), reached by an AuthSwitchRequest unless the server's default
+ * plugin (`defaultPlugin`, in the greeting) is sha256_password too.
  */
 import crypto from 'crypto';
 import * as net from 'net';
@@ -21,6 +25,8 @@ export interface FakeMysql8 {
   port: number;
   /** What happened per login: 'fast', 'rsa', 'clear-tls', 'clear' (TiDB) or 'denied'. */
   logins: string[];
+  /** How each sha256_password exchange began: 'login' (in the HandshakeResponse) or 'switch'. */
+  sha256Starts: string[];
   close(): Promise<void>;
 }
 
@@ -30,6 +36,10 @@ export interface FakeMysql8Options {
   tidb?: boolean;
   /** Offer TLS (CLIENT_SSL) with this certificate and key. */
   tls?: { cert: Buffer; key: Buffer };
+  /** The server's default auth plugin, named in the greeting. */
+  defaultPlugin?: 'caching_sha2_password' | 'sha256_password';
+  /** The account's auth plugin. */
+  userPlugin?: 'caching_sha2_password' | 'sha256_password';
 }
 
 const OK = Buffer.from([0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00]);
@@ -47,6 +57,7 @@ export async function startFakeMysql8(options: FakeMysql8Options): Promise<FakeM
   const publicPem = Buffer.from(publicKey.export({ type: 'spki', format: 'pem' }) as string);
   const cached = new Set<string>(); // users whose password is in the server's auth cache
   const logins: string[] = [];
+  const sha256Starts: string[] = [];
   const sockets = new Set<net.Socket>();
   const clearPassword = Buffer.from(`${options.password}\0`);
 
@@ -58,7 +69,7 @@ export async function startFakeMysql8(options: FakeMysql8Options): Promise<FakeM
     let secure = false;
     const scramble = Buffer.from(crypto.randomBytes(20).map((b) => (b % 94) + 33)); // printable, no NUL
     const reader = new PacketReader(1 << 24);
-    let step: 'response' | 'keyRequest' | 'encrypted' | 'clear' | 'command' = 'response';
+    let step: 'response' | 'keyRequest' | 'encrypted' | 'clear' | 'sha256' | 'command' = 'response';
     const send = (payload: Buffer, seq: number): void => void socket.write(encodePacket(payload, seq));
     const deny = (seq: number): void => {
       logins.push('denied');
@@ -96,6 +107,17 @@ export async function startFakeMysql8(options: FakeMysql8Options): Promise<FakeM
           socket.end(encodePacket(err, seq + 1));
           return;
         }
+        if (options.userPlugin === 'sha256_password') {
+          if (response.authPluginName === 'sha256_password') {
+            sha256Starts.push('login');
+            return sha256Answer(response.authResponse, seq);
+          }
+          sha256Starts.push('switch');
+          const name = Buffer.from('sha256_password\0');
+          send(Buffer.concat([Buffer.from([0xfe]), name, scramble, Buffer.from([0])]), seq + 1);
+          step = 'sha256';
+          return;
+        }
         if (
           cached.has(options.user) &&
           response.authResponse.equals(fastAuthAnswer(options.password, scramble))
@@ -108,6 +130,8 @@ export async function startFakeMysql8(options: FakeMysql8Options): Promise<FakeM
           send(Buffer.from([0x01, 0x04]), seq + 1);
           step = options.tidb || secure ? 'clear' : 'keyRequest';
         }
+      } else if (step === 'sha256') {
+        sha256Answer(payload, seq);
       } else if (step === 'clear') {
         // Over TLS (or on TiDB, always): the clear password with its NUL.
         if (!payload.equals(clearPassword)) return deny(seq + 1);
@@ -142,6 +166,19 @@ export async function startFakeMysql8(options: FakeMysql8Options): Promise<FakeM
         send(OK, 1); // any command: OK
       }
     };
+    /** sha256_password's first answer: a key request, an empty password, or the clear one over TLS. */
+    const sha256Answer = (data: Buffer, seq: number): void => {
+      if (data.equals(Buffer.from([0x01]))) {
+        send(Buffer.concat([Buffer.from([0x01]), publicPem]), seq + 1);
+        step = 'encrypted';
+      } else if (secure && data.equals(clearPassword)) {
+        logins.push('clear-tls');
+        send(OK, seq + 1);
+        step = 'command';
+      } else {
+        deny(seq + 1); // a clear password on an insecure connection is refused
+      }
+    };
     const onData = (chunk: Buffer): void => {
       reader.push(chunk);
       for (let packet = reader.read(); packet; packet = reader.read()) onPacket(packet);
@@ -167,7 +204,7 @@ export async function startFakeMysql8(options: FakeMysql8Options): Promise<FakeM
         characterSet: 255,
         statusFlags: 2,
         reserved: Buffer.alloc(10),
-        authPluginName: 'caching_sha2_password',
+        authPluginName: options.defaultPlugin ?? 'caching_sha2_password',
       }),
       0,
     );
@@ -176,6 +213,7 @@ export async function startFakeMysql8(options: FakeMysql8Options): Promise<FakeM
   return {
     port: (server.address() as net.AddressInfo).port,
     logins,
+    sha256Starts,
     close: () =>
       new Promise((resolve) => {
         sockets.forEach((s) => s.destroy());

@@ -1,6 +1,6 @@
 /**
- * MySQL 8's caching_sha2_password and TiDB behind the proxy, for every database-leg mode: the first
- * login (cold auth cache, full authentication) must not fail. The database is a scripted MySQL 8 /
+ * MySQL 8's caching_sha2_password (and sha256_password) and TiDB behind the proxy, for every
+ * database-leg mode: the first login (cold auth cache, full authentication) must not fail. The database is a scripted MySQL 8 /
  * TiDB auth peer (test/helpers/fake-mysql8.ts): no MySQL 8 or TiDB server can be installed here.
  */
 import { promises as fs } from 'fs';
@@ -8,7 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { startProxy } from '../helpers/proxy';
 import { mysql } from '../helpers/clients';
-import { startFakeMysql8 } from '../helpers/fake-mysql8';
+import { startFakeMysql8, type FakeMysql8Options } from '../helpers/fake-mysql8';
 import { generateDevCertificates } from '../../src/tls/dev-certs';
 
 const user = 'app';
@@ -28,20 +28,40 @@ beforeAll(async () => {
   backendCert = { cert: Buffer.from(pem.serverCert), key: Buffer.from(pem.serverKey), caFile };
 });
 
-it.each([
-  ['MySQL 8, plain leg: RSA public key for full auth', false, 'off', ['rsa', 'fast']],
-  ['MySQL 8, --backend-tls on: clear password over TLS', false, 'on', ['clear-tls', 'fast']],
-  ['MySQL 8, --backend-tls verify', false, 'verify', ['clear-tls', 'fast']],
-  ['TiDB, plain leg: clear password accepted', true, 'off', ['clear', 'clear']],
-  ['TiDB, --backend-tls on', true, 'on', ['clear', 'clear']],
+const sha256User: Partial<FakeMysql8Options> = { userPlugin: 'sha256_password' };
+const sha256Server: Partial<FakeMysql8Options> = {
+  userPlugin: 'sha256_password',
+  defaultPlugin: 'sha256_password',
+};
+
+// every row has five elements: jest reads a test function with more parameters than the row as done-callback style
+it.each<[string, boolean, string, string[], Partial<FakeMysql8Options>]>([
+  ['MySQL 8, plain leg: RSA public key for full auth', false, 'off', ['rsa', 'fast'], {}],
+  ['MySQL 8, --backend-tls on: clear password over TLS', false, 'on', ['clear-tls', 'fast'], {}],
+  ['MySQL 8, --backend-tls verify', false, 'verify', ['clear-tls', 'fast'], {}],
+  ['TiDB, plain leg: clear password accepted', true, 'off', ['clear', 'clear'], {}],
+  ['TiDB, --backend-tls on', true, 'on', ['clear', 'clear'], {}],
+  // mysql2 answers the AuthSwitchRequest with its clear password (it sees TLS)
+  ['sha256_password account, plain leg: RSA after the auth switch', false, 'off', ['rsa', 'rsa'], sha256User],
+  ['sha256_password account, --backend-tls on', false, 'on', ['clear-tls', 'clear-tls'], sha256User],
+  // mysql2 puts its clear password in the HandshakeResponse: the proxy swaps in a key request
+  [
+    'sha256_password server default, plain leg: RSA for the login',
+    false,
+    'off',
+    ['rsa', 'rsa'],
+    sha256Server,
+  ],
+  ['sha256_password server default, --backend-tls on', false, 'on', ['clear-tls', 'clear-tls'], sha256Server],
 ])(
   '%s: cold and warm logins over TLS both succeed, a wrong password is refused',
-  async (_name, tidb, backendTls, expected) => {
+  async (_name, tidb, backendTls, expected, plugins) => {
     const db = await startFakeMysql8({
       user,
       password,
       tidb,
       tls: backendTls === 'off' ? undefined : backendCert,
+      ...plugins,
     });
     const args =
       backendTls === 'off'
@@ -69,6 +89,9 @@ it.each([
         await conn.end();
       }
       expect(db.logins).toEqual(expected);
+      // the sha256_password rows take the path they name
+      const via = plugins.defaultPlugin === 'sha256_password' ? 'login' : 'switch';
+      expect(db.sha256Starts).toEqual(plugins.userPlugin ? [via, via] : []);
       await expect(
         mysql.createConnection({ host: '127.0.0.1', port: proxy.port, user, password: 'wrong', ssl: { ca } }),
       ).rejects.toMatchObject({ errno: 1045 });

@@ -1,3 +1,4 @@
+import crypto from 'crypto';
 import { ABORTED_LOGIN_USER } from '../../../src/handshake/aborted-login';
 import {
   DEFAULT_HANDSHAKE_OPTIONS,
@@ -484,5 +485,100 @@ describe('HandshakeMachine, connection attributes for the database', () => {
       capabilities: 0,
     });
     expect(forwarded.capabilities).toBe((original.capabilities & ~Capability.SSL) >>> 0);
+  });
+});
+
+describe('HandshakeMachine, sha256_password on a plain database leg', () => {
+  const { publicKey, privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const publicPem = Buffer.from(publicKey.export({ type: 'spki', format: 'pem' }) as string);
+  const scramble = Buffer.from('abcdefghijklmnopqrst');
+  const sha256Greeting = encodeGreeting({
+    ...parseGreeting(greetingPayload),
+    serverVersion: '8.0.36',
+    authPluginName: 'sha256_password',
+  });
+  const clearPassword = Buffer.from('s3cret\0');
+  const decrypt = (data: Buffer): Buffer => {
+    const mixed = crypto.privateDecrypt(
+      { key: privateKey, padding: crypto.constants.RSA_PKCS1_OAEP_PADDING },
+      data,
+    );
+    return Buffer.from(mixed.map((b, i) => b ^ scramble[i % scramble.length]));
+  };
+
+  it('puts a key request in place of the clear password in the login, then sends it encrypted; ids line up', () => {
+    const machine = new HandshakeMachine({ ...options, clientAttributes: false });
+    machine.handle({ type: 'backendData', data: encodePacket(sha256Greeting, 0) });
+    machine.handle({ type: 'clientData', data: encodePacket(sslRequest, 1) });
+    machine.handle({ type: 'tlsEstablished' });
+    const login = encodeHandshakeResponse({
+      ...parseHandshakeResponse(responsePayload(CLIENT_CAPS | Capability.SSL)),
+      authResponse: Buffer.from(clearPassword),
+      authPluginName: 'sha256_password',
+    });
+    const sent = toBackend(machine.handle({ type: 'clientData', data: encodePacket(login, 2) }));
+    expect(sent).toHaveLength(1);
+    expect(sent[0].seq).toBe(1);
+    const forwarded = parseHandshakeResponse(sent[0].payload);
+    expect(forwarded.authResponse).toEqual(Buffer.from([0x01]));
+    expect(forwarded.authPluginName).toBe('sha256_password');
+    expect(forwarded.username).toEqual(Buffer.from('app'));
+    expect(sent[0].payload.includes(Buffer.from('s3cret'))).toBe(false);
+
+    const keyRound = machine.handle({
+      type: 'backendData',
+      data: encodePacket(Buffer.concat([Buffer.from([0x01]), publicPem]), 2),
+    });
+    expect(toClient(keyRound)).toEqual([]); // the client never sees the key exchange
+    const [encrypted] = toBackend(keyRound);
+    expect(encrypted.seq).toBe(3);
+    expect(decrypt(encrypted.payload)).toEqual(clearPassword);
+
+    const done = machine.handle({ type: 'backendData', data: encodePacket(OK, 4) });
+    expect(toClient(done)).toEqual([{ seq: 3, payload: OK }]);
+    expect(machine.phase).toBe('established');
+  });
+
+  it('answers an auth switch to sha256_password the same way; a key request from the client passes through', () => {
+    const sha256Switch = Buffer.concat([
+      Buffer.from([0xfe]),
+      Buffer.from('sha256_password\0'),
+      scramble,
+      Buffer.from([0]),
+    ]);
+    const run = (answer: Buffer) => {
+      const machine = new HandshakeMachine(options);
+      machine.handle({ type: 'backendData', data: encodePacket(greetingPayload, 0) });
+      machine.handle({ type: 'clientData', data: encodePacket(sslRequest, 1) });
+      machine.handle({ type: 'tlsEstablished' });
+      machine.handle({
+        type: 'clientData',
+        data: encodePacket(responsePayload(CLIENT_CAPS | Capability.SSL), 2),
+      });
+      const relayed = toClient(machine.handle({ type: 'backendData', data: encodePacket(sha256Switch, 2) }));
+      expect(relayed).toEqual([{ seq: 3, payload: sha256Switch }]);
+      return {
+        machine,
+        sent: toBackend(machine.handle({ type: 'clientData', data: encodePacket(answer, 4) })),
+      };
+    };
+
+    const { machine, sent } = run(Buffer.from(clearPassword));
+    expect(sent).toEqual([{ seq: 3, payload: Buffer.from([0x01]) }]);
+    const [encrypted] = toBackend(
+      machine.handle({
+        type: 'backendData',
+        data: encodePacket(Buffer.concat([Buffer.from([0x01]), publicPem]), 4),
+      }),
+    );
+    expect(encrypted.seq).toBe(5);
+    expect(decrypt(encrypted.payload)).toEqual(clearPassword);
+    expect(toClient(machine.handle({ type: 'backendData', data: encodePacket(OK, 6) }))).toEqual([
+      { seq: 5, payload: OK },
+    ]);
+
+    // a client that asks for the key itself, or has an empty password, is relayed untouched
+    expect(run(Buffer.from([0x01])).sent).toEqual([{ seq: 3, payload: Buffer.from([0x01]) }]);
+    expect(run(Buffer.from([0x00])).sent).toEqual([{ seq: 3, payload: Buffer.from([0x00]) }]);
   });
 });
