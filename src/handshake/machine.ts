@@ -28,7 +28,7 @@ import { isSslRequest, parseSslRequest } from '../protocol/ssl-request';
 import { classifyServerAuthPacket } from '../protocol/auth-packets';
 import { abortedLoginResponse, authSwitchPlugin, dummyAuthData } from './aborted-login';
 import type { CloseReason } from './close-reason';
-import type { HandshakeAction, HandshakeEvent, Transport } from './types';
+import type { ChangeUserContext, HandshakeAction, HandshakeEvent, Transport } from './types';
 
 export interface HandshakeOptions {
   /** Largest connection-phase packet accepted from either side (the real ones are a few hundred bytes). */
@@ -64,6 +64,7 @@ type State =
   | 'awaitResponse' // TLS is up; the HandshakeResponse (sequence id 2) is due
   | 'authenticating' // HandshakeResponse forwarded; relaying auth packets until OK or ERR
   | 'established' // done: the socket layer pipes bytes
+  | 'changeUser' // command phase: a COM_CHANGE_USER is due, whose exchange runs as 'authenticating'
   | 'releasing' // the client is gone; finishing the database's handshake cleanly
   | 'done';
 
@@ -124,6 +125,29 @@ export class HandshakeMachine {
   private backendTlsUp = false;
   /** The login waiting for the database-leg TLS handshake. */
   private pendingLogin?: Buffer;
+  /** The client asked for the compressed protocol: after the login, packet headers are hidden. */
+  private compressed = false;
+  /** A COM_CHANGE_USER exchange: both legs count from 0, no SSLRequest to shift for. */
+  private commandPhase = false;
+
+  /**
+   * A machine for a COM_CHANGE_USER on an established session: it relays that command and the
+   * re-authentication that follows exactly as it relays a login's, RSA help included, until the
+   * database's OK or ERR.
+   * https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_com_change_user.html
+   */
+  static forChangeUser(options: HandshakeOptions, context: ChangeUserContext): HandshakeMachine {
+    const machine = new HandshakeMachine(options);
+    machine.greeting = context.greeting;
+    machine.transport = 'tls';
+    machine.commandPhase = true;
+    machine.state = 'changeUser';
+    machine.clientSeq = 0xff; // the command is sequence id 0
+    machine.responseForwarded = true;
+    machine.backendPlugin = context.plugin;
+    machine.backendScramble = context.scramble;
+    return machine;
+  }
 
   constructor(
     private readonly options: HandshakeOptions = DEFAULT_HANDSHAKE_OPTIONS,
@@ -136,11 +160,16 @@ export class HandshakeMachine {
 
   /** Client-leg and database-leg sequence ids differ by the SSLRequests each leg carries. */
   private toBackendSeq(clientSeq: number): number {
-    return (clientSeq - (this.transport === 'tls' ? 1 : 0) + this.backendOffset + this.seqDrift) & 0xff;
+    return (clientSeq - this.clientLegExtra() + this.backendOffset + this.seqDrift) & 0xff;
   }
 
   private toClientSeq(backendSeq: number): number {
-    return (backendSeq - this.backendOffset + (this.transport === 'tls' ? 1 : 0) - this.seqDrift) & 0xff;
+    return (backendSeq - this.backendOffset + this.clientLegExtra() - this.seqDrift) & 0xff;
+  }
+
+  /** Packets the client leg carries that the database leg does not: the SSLRequest, in the login. */
+  private clientLegExtra(): number {
+    return this.transport === 'tls' && !this.commandPhase ? 1 : 0;
   }
 
   get phase(): State {
@@ -290,7 +319,12 @@ export class HandshakeMachine {
       const toBackend = Buffer.concat([...this.held, this.client.drain()]);
       this.held = [];
       this.state = 'established';
-      out.push({ type: 'established', toBackend, toClient: this.backend.drain() });
+      out.push({
+        type: 'established',
+        toBackend,
+        toClient: this.backend.drain(),
+        changeUser: this.changeUserContext(),
+      });
       return;
     }
     if (kind === 'err') {
@@ -322,6 +356,18 @@ export class HandshakeMachine {
       !this.options.backendTls &&
       !(this.greeting?.serverVersion ?? '').includes('TiDB')
     );
+  }
+
+  /**
+   * What a later COM_CHANGE_USER will need, for sessions where it may need RSA help: a MySQL with
+   * SHA-256 auth plugins behind a plain leg, and no compression hiding the command headers.
+   */
+  private changeUserContext(): ChangeUserContext | undefined {
+    const greeting = this.greeting;
+    if (!greeting || this.compressed || !this.databaseLegNeedsRsa()) return undefined;
+    const sha2 = (plugin?: string): boolean => plugin === CACHING_SHA2 || plugin === SHA256_PASSWORD;
+    if (!sha2(greeting.authPluginName) && !sha2(this.backendPlugin)) return undefined;
+    return { greeting, plugin: this.backendPlugin, scramble: Buffer.from(this.backendScramble) };
   }
 
   /** MySQL asks for caching_sha2_password full authentication: the client's next packet is its password. */
@@ -398,7 +444,8 @@ export class HandshakeMachine {
       if (
         this.state !== 'awaitClientFirst' &&
         this.state !== 'awaitResponse' &&
-        this.state !== 'authenticating'
+        this.state !== 'authenticating' &&
+        this.state !== 'changeUser'
       )
         return;
       if (this.holding) {
@@ -425,6 +472,7 @@ export class HandshakeMachine {
       this.clientSeq = packet.sequenceId;
       if (this.state === 'awaitClientFirst') this.onClientFirst(out, packet);
       else if (this.state === 'awaitResponse') this.onHandshakeResponse(out, packet);
+      else if (this.state === 'changeUser') this.onChangeUser(out, packet);
       else this.forwardAuthPacket(out, packet);
     }
   }
@@ -463,8 +511,15 @@ export class HandshakeMachine {
     this.onHandshakeResponse(out, packet);
   }
 
+  /** The COM_CHANGE_USER itself goes as it came; its answers are the login's kind of auth packets. */
+  private onChangeUser(out: HandshakeAction[], packet: Packet): void {
+    this.state = 'authenticating';
+    this.forwardToBackend(out, packet.payload, packet.sequenceId);
+  }
+
   private onHandshakeResponse(out: HandshakeAction[], packet: Packet): void {
     const response = parseHandshakeResponse(packet.payload);
+    this.compressed = hasCapability(response.capabilities, Capability.COMPRESS);
     out.push({
       type: 'login',
       transport: this.transport,

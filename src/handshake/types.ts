@@ -47,12 +47,26 @@ export type HandshakeAction =
   /** The client's HandshakeResponse arrived (user name for logs; never auth data). */
   | { type: 'login'; transport: Transport; user: string; database?: string; authPlugin?: string }
   /**
-   * The connection phase succeeded: flush these bytes and pipe both ways without parsing.
+   * The connection phase succeeded: flush these bytes and pipe both ways without parsing. With
+   * `changeUser`, the session watches the client's commands for COM_CHANGE_USER, whose
+   * re-authentication needs the same help as the login (see ChangeUserContext).
    */
-  | { type: 'established'; toBackend: Buffer; toClient: Buffer }
+  | { type: 'established'; toBackend: Buffer; toClient: Buffer; changeUser?: ChangeUserContext }
   /**
    * End the client side for `reason`; send `packet` (a complete MySQL packet) first when present.
    */
   | { type: 'closeClient'; reason: CloseReason; detail: string; packet?: Buffer }
   /** The database leg is finished (cleanly if the machine could); close it now. */
   | { type: 'closeBackend' };
+
+/**
+ * What a COM_CHANGE_USER re-authentication needs from the login: kept only for sessions where the
+ * client leg is TLS, the database leg plain, and the database a MySQL with SHA-256 auth plugins,
+ * whose full authentication the proxy must RSA-encrypt.
+ */
+export interface ChangeUserContext {
+  greeting: import('../protocol/greeting').Greeting;
+  /** The auth plugin and scramble in force at the end of the last authentication. */
+  plugin?: string;
+  scramble: Buffer;
+}

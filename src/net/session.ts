@@ -3,7 +3,8 @@ import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
 import { rejectionFor, type CloseReason } from '../handshake/close-reason';
 import { HandshakeMachine, type HandshakeOptions } from '../handshake/machine';
-import type { HandshakeAction, HandshakeEvent } from '../handshake/types';
+import type { ChangeUserContext, HandshakeAction, HandshakeEvent } from '../handshake/types';
+import { COM_CHANGE_USER, CommandScanner } from '../protocol/command-scanner';
 import { encodeProxyError, proxyErrors, type ProxyError } from '../protocol/errors';
 import { encodePacket } from '../protocol/packet';
 import { encodeProxyV2, encodeProxyV2Local, type ProxyAddress } from '../protocol/proxy-protocol';
@@ -100,6 +101,14 @@ export class Session {
   /** The client as the load balancer reported it, when it did. */
   private carriedSource?: ProxyAddress;
   private carriedDestination?: ProxyAddress;
+  /**
+   * Set when a COM_CHANGE_USER may need RSA help (see ChangeUserContext): the client's commands are
+   * then relayed through a header scanner instead of pipe(), and that one command through a machine.
+   */
+  private changeUser?: ChangeUserContext;
+  private commandScanner?: CommandScanner;
+  /** The start of a packet header the scanner has not seen whole yet. */
+  private heldHeader?: Buffer;
 
   constructor(
     private readonly client: net.Socket,
@@ -481,7 +490,8 @@ export class Session {
           if (action.transport === 'plain') this.setTransport('plain');
           break;
         case 'established':
-          this.establish(action.toBackend, action.toClient);
+          if (this.established) this.resumeRelay(action.toBackend, action.toClient, action.changeUser);
+          else this.establish(action.toBackend, action.toClient, action.changeUser);
           break;
         case 'closeClient':
           this.closeClient(action.reason, action.detail, action.packet);
@@ -509,20 +519,13 @@ export class Session {
   }
 
   /** The connection phase succeeded: from here on, bytes are piped without parsing. */
-  private establish(toBackend: Buffer, toClient: Buffer): void {
+  private establish(toBackend: Buffer, toClient: Buffer, changeUser?: ChangeUserContext): void {
     clearTimeout(this.handshakeTimer);
     this.established = true;
-    this.machine = undefined;
     this.deps.metrics.auth.inc({ result: 'ok' });
     const client = this.clientStream;
     const backend = this.backendStream as net.Socket;
-    client.off('data', this.onClientData);
-    backend.off('data', this.onBackendData);
-    if (toBackend.length > 0) backend.write(toBackend);
-    if (toClient.length > 0) client.write(toClient);
-    // pipe() honours backpressure both ways: a slow reader pauses the other side's socket.
-    client.pipe(backend, { end: false });
-    backend.pipe(client, { end: false });
+    this.resumeRelay(toBackend, toClient, changeUser);
     // Not parsing, only a length check per chunk: a lone COM_QUIT packet means the database's
     // close that follows is the client's doing, which the log should say.
     client.on('data', (chunk: Buffer) => {
@@ -537,6 +540,60 @@ export class Session {
       else this.recordEnd('backend_closed', 'the database closed the connection');
       endSocket(client as net.Socket);
     });
+  }
+
+  /**
+   * Starts (or, after a COM_CHANGE_USER, restarts) the relay. pipe() honours backpressure both ways:
+   * a slow reader pauses the other side's socket.
+   */
+  private resumeRelay(toBackend: Buffer, toClient: Buffer, changeUser?: ChangeUserContext): void {
+    this.machine = undefined;
+    const client = this.clientStream;
+    const backend = this.backendStream as net.Socket;
+    client.off('data', this.onClientData);
+    backend.off('data', this.onBackendData);
+    if (toClient.length > 0) client.write(toClient);
+    backend.pipe(client, { end: false });
+    this.changeUser = changeUser;
+    if (!changeUser) {
+      if (toBackend.length > 0) backend.write(toBackend);
+      client.pipe(backend, { end: false });
+      return;
+    }
+    this.commandScanner ??= new CommandScanner(COM_CHANGE_USER);
+    this.commandScanner.reset();
+    client.on('data', this.onCommandData);
+    if (toBackend.length > 0) this.onCommandData(toBackend);
+  }
+
+  /** The client's commands when a COM_CHANGE_USER may need help: headers scanned, bytes forwarded. */
+  private readonly onCommandData = (chunk: Buffer): void => {
+    const data = this.heldHeader ? Buffer.concat([this.heldHeader, chunk]) : chunk;
+    this.heldHeader = undefined;
+    const { until, found } = (this.commandScanner as CommandScanner).scan(data);
+    const backend = this.backendStream as net.Socket;
+    if (until > 0 && !backend.write(until === data.length ? data : data.subarray(0, until))) {
+      this.clientStream.pause();
+      backend.once('drain', () => this.clientStream.resume());
+    }
+    if (found) this.startChangeUser(data.subarray(until));
+    else if (until < data.length) this.heldHeader = Buffer.from(data.subarray(until));
+  };
+
+  /** COM_CHANGE_USER: its exchange runs through a machine, like the login's, until OK or ERR. */
+  private startChangeUser(rest: Buffer): void {
+    const client = this.clientStream;
+    const backend = this.backendStream as net.Socket;
+    client.off('data', this.onCommandData);
+    backend.unpipe(client);
+    this.machine = HandshakeMachine.forChangeUser(
+      this.deps.settings.handshake,
+      this.changeUser as ChangeUserContext,
+    );
+    client.on('data', this.onClientData);
+    backend.on('data', this.onBackendData);
+    backend.resume();
+    this.feed({ type: 'clientData', data: rest });
   }
 
   private setTransport(transport: 'tls' | 'plain'): void {

@@ -27,6 +27,8 @@ export interface FakeMysql8 {
   logins: string[];
   /** How each sha256_password exchange began: 'login' (in the HandshakeResponse) or 'switch'. */
   sha256Starts: string[];
+  /** Empties the auth cache, as FLUSH PRIVILEGES does: the next caching_sha2_password login is a full one. */
+  flushCache(): void;
   close(): Promise<void>;
 }
 
@@ -67,9 +69,11 @@ export async function startFakeMysql8(options: FakeMysql8Options): Promise<FakeM
     raw.on('error', () => undefined);
     let socket: net.Socket = raw;
     let secure = false;
-    const scramble = Buffer.from(crypto.randomBytes(20).map((b) => (b % 94) + 33)); // printable, no NUL
+    const newScramble = (): Buffer => Buffer.from(crypto.randomBytes(20).map((b) => (b % 94) + 33)); // printable, no NUL
+    let scramble = newScramble();
     const reader = new PacketReader(1 << 24);
-    let step: 'response' | 'keyRequest' | 'encrypted' | 'clear' | 'sha256' | 'command' = 'response';
+    let step: 'response' | 'keyRequest' | 'encrypted' | 'clear' | 'sha256' | 'sha2Switched' | 'command' =
+      'response';
     const send = (payload: Buffer, seq: number): void => void socket.write(encodePacket(payload, seq));
     const deny = (seq: number): void => {
       logins.push('denied');
@@ -118,18 +122,9 @@ export async function startFakeMysql8(options: FakeMysql8Options): Promise<FakeM
           step = 'sha256';
           return;
         }
-        if (
-          cached.has(options.user) &&
-          response.authResponse.equals(fastAuthAnswer(options.password, scramble))
-        ) {
-          logins.push('fast');
-          send(Buffer.from([0x01, 0x03]), seq + 1);
-          send(OK, seq + 2);
-          step = 'command';
-        } else {
-          send(Buffer.from([0x01, 0x04]), seq + 1);
-          step = options.tidb || secure ? 'clear' : 'keyRequest';
-        }
+        cachingSha2Answer(response.authResponse, seq);
+      } else if (step === 'sha2Switched') {
+        cachingSha2Answer(payload, seq);
       } else if (step === 'sha256') {
         sha256Answer(payload, seq);
       } else if (step === 'clear') {
@@ -162,8 +157,31 @@ export async function startFakeMysql8(options: FakeMysql8Options): Promise<FakeM
         step = 'command';
       } else if (payload[0] === 0x01) {
         socket.end(); // COM_QUIT
+      } else if (payload[0] === 0x11) {
+        // COM_CHANGE_USER: the client's auth data is for the old scramble and (mysql2) another
+        // plugin, so the account's plugin is switched to with a fresh scramble, as MySQL 8 does.
+        const userEnd = payload.indexOf(0, 1);
+        if (payload.toString('utf8', 1, userEnd) !== options.user) return deny(seq + 1);
+        scramble = newScramble();
+        const sha256 = options.userPlugin === 'sha256_password';
+        if (sha256) sha256Starts.push('switch');
+        const name = Buffer.from(sha256 ? 'sha256_password\0' : 'caching_sha2_password\0');
+        send(Buffer.concat([Buffer.from([0xfe]), name, scramble, Buffer.from([0])]), seq + 1);
+        step = sha256 ? 'sha256' : 'sha2Switched';
       } else {
         send(OK, 1); // any command: OK
+      }
+    };
+    /** caching_sha2_password's first answer: fast auth from the cache, else full authentication. */
+    const cachingSha2Answer = (data: Buffer, seq: number): void => {
+      if (cached.has(options.user) && data.equals(fastAuthAnswer(options.password, scramble))) {
+        logins.push('fast');
+        send(Buffer.from([0x01, 0x03]), seq + 1);
+        send(OK, seq + 2);
+        step = 'command';
+      } else {
+        send(Buffer.from([0x01, 0x04]), seq + 1);
+        step = options.tidb || secure ? 'clear' : 'keyRequest';
       }
     };
     /** sha256_password's first answer: a key request, an empty password, or the clear one over TLS. */
@@ -214,6 +232,7 @@ export async function startFakeMysql8(options: FakeMysql8Options): Promise<FakeM
     port: (server.address() as net.AddressInfo).port,
     logins,
     sha256Starts,
+    flushCache: () => cached.clear(),
     close: () =>
       new Promise((resolve) => {
         sockets.forEach((s) => s.destroy());

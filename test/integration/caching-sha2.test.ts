@@ -28,6 +28,10 @@ beforeAll(async () => {
   backendCert = { cert: Buffer.from(pem.serverCert), key: Buffer.from(pem.serverKey), caFile };
 });
 
+/** A mysql2 login over TLS to the proxy, verifying it with its CA. */
+const connect = (port: number, ca: Buffer, pw = password) =>
+  mysql.createConnection({ host: '127.0.0.1', port, user, password: pw, ssl: { ca } });
+
 const sha256User: Partial<FakeMysql8Options> = { userPlugin: 'sha256_password' };
 const sha256Server: Partial<FakeMysql8Options> = {
   userPlugin: 'sha256_password',
@@ -78,13 +82,7 @@ it.each<[string, boolean, string, string[], Partial<FakeMysql8Options>]>([
     try {
       const ca = await fs.readFile(proxy.caFile);
       for (let i = 0; i < 2; i++) {
-        const conn = await mysql.createConnection({
-          host: '127.0.0.1',
-          port: proxy.port,
-          user,
-          password,
-          ssl: { ca },
-        });
+        const conn = await connect(proxy.port, ca);
         await conn.query('DO 1');
         await conn.end();
       }
@@ -92,9 +90,7 @@ it.each<[string, boolean, string, string[], Partial<FakeMysql8Options>]>([
       // the sha256_password rows take the path they name
       const via = plugins.defaultPlugin === 'sha256_password' ? 'login' : 'switch';
       expect(db.sha256Starts).toEqual(plugins.userPlugin ? [via, via] : []);
-      await expect(
-        mysql.createConnection({ host: '127.0.0.1', port: proxy.port, user, password: 'wrong', ssl: { ca } }),
-      ).rejects.toMatchObject({ errno: 1045 });
+      await expect(connect(proxy.port, ca, 'wrong')).rejects.toMatchObject({ errno: 1045 });
       expect(db.logins.at(-1)).toBe('denied');
       expect(JSON.stringify(proxy.logs())).not.toContain(password);
     } finally {
@@ -103,3 +99,41 @@ it.each<[string, boolean, string, string[], Partial<FakeMysql8Options>]>([
     }
   },
 );
+
+describe('COM_CHANGE_USER through a plain leg', () => {
+  // The proxy watches the command headers of such sessions and runs the re-authentication like the
+  // login: without that, a cold cache (after FLUSH PRIVILEGES) or sha256_password fails the change.
+  it.each<[string, Partial<FakeMysql8Options>, string[]]>([
+    ['caching_sha2_password, cold then warm cache', {}, ['rsa', 'rsa', 'fast']],
+    ['sha256_password', sha256User, ['rsa', 'rsa', 'rsa']],
+  ])('%s: changeUser succeeds and the session goes on', async (_name, plugins, expected) => {
+    const db = await startFakeMysql8({ user, password, ...plugins });
+    const proxy = await startProxy({ backendPort: db.port });
+    try {
+      const ca = await fs.readFile(proxy.caFile);
+      const conn = await connect(proxy.port, ca);
+      await conn.query('DO 1');
+      db.flushCache();
+      await conn.changeUser({ user, password });
+      await conn.query('DO 1');
+      await conn.changeUser({ user, password });
+      await conn.query('DO 1');
+      await conn.end();
+      expect(db.logins).toEqual(expected);
+      await expect(
+        (async () => {
+          const other = await connect(proxy.port, ca);
+          try {
+            await other.changeUser({ user, password: 'wrong' });
+          } finally {
+            other.destroy();
+          }
+        })(),
+      ).rejects.toMatchObject({ errno: 1045 });
+      expect(JSON.stringify(proxy.logs())).not.toContain(password);
+    } finally {
+      await proxy.stop();
+      await db.close();
+    }
+  });
+});

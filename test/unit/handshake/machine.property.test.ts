@@ -8,6 +8,7 @@ import { CLOSE_REASONS } from '../../../src/handshake/close-reason';
 import { DEFAULT_HANDSHAKE_OPTIONS, HandshakeMachine } from '../../../src/handshake/machine';
 import type { HandshakeAction, HandshakeEvent } from '../../../src/handshake/types';
 import { Capability } from '../../../src/protocol/capabilities';
+import { parseGreeting } from '../../../src/protocol/greeting';
 import { encodeHandshakeResponse } from '../../../src/protocol/handshake-response';
 import { encodePacket } from '../../../src/protocol/packet';
 import { encodeSslRequest } from '../../../src/protocol/ssl-request';
@@ -106,6 +107,40 @@ describe('HandshakeMachine under hostile input', () => {
         },
       ),
       { numRuns: 3000 },
+    );
+  });
+
+  it('survives arbitrary bytes from either side during a COM_CHANGE_USER, split anywhere', () => {
+    const context = {
+      greeting: parseGreeting(greeting.subarray(4)),
+      plugin: 'caching_sha2_password',
+      scramble: Buffer.alloc(20, 7),
+    };
+    const changeUser = encodePacket(Buffer.from('\x11app\0'), 0);
+    fc.assert(
+      fc.property(
+        fc.boolean(),
+        fc.constantFrom<'client' | 'backend'>('client', 'backend'),
+        fc.uint8Array({ maxLength: 600 }),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        (commandSent, side, bytes, cuts) => {
+          const machine = HandshakeMachine.forChangeUser(options, context);
+          const actions: HandshakeAction[] = [];
+          const feed = (event: HandshakeEvent) => {
+            const out = machine.handle(event);
+            check(out);
+            actions.push(...out);
+          };
+          if (commandSent) feed({ type: 'clientData', data: changeUser });
+          for (const chunk of split(Buffer.from(bytes), cuts))
+            feed(
+              side === 'client' ? { type: 'clientData', data: chunk } : { type: 'backendData', data: chunk },
+            );
+          feed({ type: 'backendClosed', reason: 'backend_closed', detail: 'gone' });
+          expect(actions.filter((a) => a.type === 'closeClient').length).toBeLessThanOrEqual(1);
+        },
+      ),
+      { numRuns: 2000 },
     );
   });
 

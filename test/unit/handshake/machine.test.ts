@@ -75,16 +75,23 @@ function packetsIn(bytes: Buffer[]): { seq: number; payload: Buffer }[] {
 const toClient = (a: HandshakeAction[]) => packetsIn(of(a, 'sendToClient').map((x) => x.data));
 const toBackend = (a: HandshakeAction[]) => packetsIn(of(a, 'sendToBackend').map((x) => x.data));
 
-/** Runs the TLS login until the backend's AuthSwitchRequest, returning the machine and all actions. */
-function tlsLoginUntilAuthSwitch(machine = new HandshakeMachine(options)): HandshakeAction[] {
+/** Runs a TLS login up to the forwarded HandshakeResponse (`login`, else the usual one). */
+function tlsLogin(machine: HandshakeMachine, greeting = greetingPayload, login?: Buffer): HandshakeAction[] {
   return [
-    ...machine.handle({ type: 'backendData', data: encodePacket(greetingPayload, 0) }),
+    ...machine.handle({ type: 'backendData', data: encodePacket(greeting, 0) }),
     ...machine.handle({ type: 'clientData', data: encodePacket(sslRequest, 1) }),
     ...machine.handle({ type: 'tlsEstablished' }),
     ...machine.handle({
       type: 'clientData',
-      data: encodePacket(responsePayload(CLIENT_CAPS | Capability.SSL), 2),
+      data: encodePacket(login ?? responsePayload(CLIENT_CAPS | Capability.SSL), 2),
     }),
+  ];
+}
+
+/** Runs the TLS login until the backend's AuthSwitchRequest, returning the machine and all actions. */
+function tlsLoginUntilAuthSwitch(machine = new HandshakeMachine(options)): HandshakeAction[] {
+  return [
+    ...tlsLogin(machine),
     ...machine.handle({ type: 'backendData', data: encodePacket(authSwitch, 2) }),
   ];
 }
@@ -508,15 +515,12 @@ describe('HandshakeMachine, sha256_password on a plain database leg', () => {
 
   it('puts a key request in place of the clear password in the login, then sends it encrypted; ids line up', () => {
     const machine = new HandshakeMachine({ ...options, clientAttributes: false });
-    machine.handle({ type: 'backendData', data: encodePacket(sha256Greeting, 0) });
-    machine.handle({ type: 'clientData', data: encodePacket(sslRequest, 1) });
-    machine.handle({ type: 'tlsEstablished' });
     const login = encodeHandshakeResponse({
       ...parseHandshakeResponse(responsePayload(CLIENT_CAPS | Capability.SSL)),
       authResponse: Buffer.from(clearPassword),
       authPluginName: 'sha256_password',
     });
-    const sent = toBackend(machine.handle({ type: 'clientData', data: encodePacket(login, 2) }));
+    const sent = toBackend(tlsLogin(machine, sha256Greeting, login));
     expect(sent).toHaveLength(1);
     expect(sent[0].seq).toBe(1);
     const forwarded = parseHandshakeResponse(sent[0].payload);
@@ -548,13 +552,7 @@ describe('HandshakeMachine, sha256_password on a plain database leg', () => {
     ]);
     const run = (answer: Buffer) => {
       const machine = new HandshakeMachine(options);
-      machine.handle({ type: 'backendData', data: encodePacket(greetingPayload, 0) });
-      machine.handle({ type: 'clientData', data: encodePacket(sslRequest, 1) });
-      machine.handle({ type: 'tlsEstablished' });
-      machine.handle({
-        type: 'clientData',
-        data: encodePacket(responsePayload(CLIENT_CAPS | Capability.SSL), 2),
-      });
+      tlsLogin(machine);
       const relayed = toClient(machine.handle({ type: 'backendData', data: encodePacket(sha256Switch, 2) }));
       expect(relayed).toEqual([{ seq: 3, payload: sha256Switch }]);
       return {
@@ -580,5 +578,86 @@ describe('HandshakeMachine, sha256_password on a plain database leg', () => {
     // a client that asks for the key itself, or has an empty password, is relayed untouched
     expect(run(Buffer.from([0x01])).sent).toEqual([{ seq: 3, payload: Buffer.from([0x01]) }]);
     expect(run(Buffer.from([0x00])).sent).toEqual([{ seq: 3, payload: Buffer.from([0x00]) }]);
+  });
+});
+
+describe('HandshakeMachine, COM_CHANGE_USER on an established session', () => {
+  const { publicKey, privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const publicPem = Buffer.from(publicKey.export({ type: 'spki', format: 'pem' }) as string);
+  const mysql8Greeting = parseGreeting(
+    encodeGreeting({
+      ...parseGreeting(greetingPayload),
+      serverVersion: '8.0.36',
+      authPluginName: 'caching_sha2_password',
+    }),
+  );
+
+  it('offers the context only where it can be needed: TLS to a plain MySQL with SHA-256 plugins', () => {
+    const login = (greeting: Buffer, opts: HandshakeOptions) => {
+      const machine = new HandshakeMachine(opts);
+      tlsLogin(machine, greeting);
+      return of(machine.handle({ type: 'backendData', data: encodePacket(OK, 2) }), 'established')[0];
+    };
+    const context = login(encodeGreeting(mysql8Greeting), options).changeUser;
+    expect(context).toMatchObject({ plugin: 'caching_sha2_password' });
+    expect(context?.scramble).toEqual(Buffer.from('abcdefghijklmnopqrst'));
+    expect(login(greetingPayload, options).changeUser).toBeUndefined(); // MariaDB: pipe untouched
+  });
+
+  it('relays the command and its re-authentication with command-phase ids, encrypting a clear password', () => {
+    const scramble = Buffer.from('ABCDEFGHIJKLMNOPQRST');
+    const machine = HandshakeMachine.forChangeUser(options, {
+      greeting: mysql8Greeting,
+      plugin: 'caching_sha2_password',
+      scramble: Buffer.from('abcdefghijklmnopqrst'),
+    });
+    const command = Buffer.concat([
+      Buffer.from([0x11]),
+      Buffer.from('app\0'),
+      Buffer.from([20]),
+      Buffer.alloc(20, 5),
+    ]);
+    expect(toBackend(machine.handle({ type: 'clientData', data: encodePacket(command, 0) }))).toEqual([
+      { seq: 0, payload: command },
+    ]);
+    const sha2Switch = Buffer.concat([
+      Buffer.from([0xfe]),
+      Buffer.from('caching_sha2_password\0'),
+      scramble,
+      Buffer.from([0]),
+    ]);
+    expect(toClient(machine.handle({ type: 'backendData', data: encodePacket(sha2Switch, 1) }))).toEqual([
+      { seq: 1, payload: sha2Switch },
+    ]);
+    const fast = Buffer.alloc(32, 3);
+    expect(toBackend(machine.handle({ type: 'clientData', data: encodePacket(fast, 2) }))).toEqual([
+      { seq: 2, payload: fast },
+    ]);
+    const full = Buffer.from([0x01, 0x04]);
+    expect(toClient(machine.handle({ type: 'backendData', data: encodePacket(full, 3) }))).toEqual([
+      { seq: 3, payload: full },
+    ]);
+    const password = Buffer.from('pw\0');
+    expect(toBackend(machine.handle({ type: 'clientData', data: encodePacket(password, 4) }))).toEqual([
+      { seq: 4, payload: Buffer.from([0x02]) },
+    ]);
+    const [encrypted] = toBackend(
+      machine.handle({
+        type: 'backendData',
+        data: encodePacket(Buffer.concat([Buffer.from([0x01]), publicPem]), 5),
+      }),
+    );
+    expect(encrypted.seq).toBe(6);
+    const mixed = crypto.privateDecrypt(
+      { key: privateKey, padding: crypto.constants.RSA_PKCS1_OAEP_PADDING },
+      encrypted.payload,
+    );
+    expect(Buffer.from(mixed.map((b, i) => b ^ scramble[i % 20]))).toEqual(Buffer.from('pw\0'));
+    const done = machine.handle({ type: 'backendData', data: encodePacket(OK, 7) });
+    expect(toClient(done)).toEqual([{ seq: 5, payload: OK }]);
+    expect(of(done, 'established')[0].changeUser).toMatchObject({
+      plugin: 'caching_sha2_password',
+      scramble,
+    });
   });
 });
