@@ -125,7 +125,7 @@ export class HandshakeMachine {
   private backendTlsUp = false;
   /** The login waiting for the database-leg TLS handshake. */
   private pendingLogin?: Buffer;
-  /** The client asked for the compressed protocol: after the login, packet headers are hidden. */
+  /** The client asked for the compressed protocol (zlib or zstd): after the login, packet headers are hidden. */
   private compressed = false;
   /** A COM_CHANGE_USER exchange: both legs count from 0, no SSLRequest to shift for. */
   private commandPhase = false;
@@ -519,7 +519,9 @@ export class HandshakeMachine {
 
   private onHandshakeResponse(out: HandshakeAction[], packet: Packet): void {
     const response = parseHandshakeResponse(packet.payload);
-    this.compressed = hasCapability(response.capabilities, Capability.COMPRESS);
+    this.compressed =
+      hasCapability(response.capabilities, Capability.COMPRESS) ||
+      hasCapability(response.capabilities, Capability.ZSTD_COMPRESSION_ALGORITHM);
     out.push({
       type: 'login',
       transport: this.transport,

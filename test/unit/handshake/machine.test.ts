@@ -593,15 +593,19 @@ describe('HandshakeMachine, COM_CHANGE_USER on an established session', () => {
   );
 
   it('offers the context only where it can be needed: TLS to a plain MySQL with SHA-256 plugins', () => {
-    const login = (greeting: Buffer, opts: HandshakeOptions) => {
-      const machine = new HandshakeMachine(opts);
-      tlsLogin(machine, greeting);
+    const login = (greeting: Buffer, extraCaps = 0) => {
+      const machine = new HandshakeMachine(options);
+      tlsLogin(machine, greeting, responsePayload(CLIENT_CAPS | Capability.SSL | extraCaps));
       return of(machine.handle({ type: 'backendData', data: encodePacket(OK, 2) }), 'established')[0];
     };
-    const context = login(encodeGreeting(mysql8Greeting), options).changeUser;
+    const mysql8 = encodeGreeting(mysql8Greeting);
+    const context = login(mysql8).changeUser;
     expect(context).toMatchObject({ plugin: 'caching_sha2_password' });
     expect(context?.scramble).toEqual(Buffer.from('abcdefghijklmnopqrst'));
-    expect(login(greetingPayload, options).changeUser).toBeUndefined(); // MariaDB: pipe untouched
+    expect(login(greetingPayload).changeUser).toBeUndefined(); // MariaDB: pipe untouched
+    // compressed sessions: the headers the scanner would follow are inside compressed frames
+    expect(login(mysql8, Capability.COMPRESS).changeUser).toBeUndefined();
+    expect(login(mysql8, Capability.ZSTD_COMPRESSION_ALGORITHM).changeUser).toBeUndefined();
   });
 
   it('relays the command and its re-authentication with command-phase ids, encrypting a clear password', () => {
