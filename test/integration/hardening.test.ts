@@ -46,6 +46,24 @@ interface WatchedProxy extends ProxyProcess {
   activeTotal(): Promise<number>;
 }
 
+/**
+ * The `connection_closed` log lines after the first `since`, once `count` of them are there: they
+ * come over the proxy's stdout pipe and can trail the metrics that already show the sessions ended.
+ */
+async function closedLinesOnceLogged(
+  proxy: WatchedProxy,
+  count: number,
+  since = 0,
+): Promise<Array<Record<string, unknown>>> {
+  const closed = () =>
+    proxy
+      .logs()
+      .slice(since)
+      .filter((l) => l.event === 'connection_closed');
+  await waitFor(`${count} connection_closed log lines`, () => closed().length >= count);
+  return closed();
+}
+
 async function startWatchedProxy(options: ProxyOptions): Promise<WatchedProxy> {
   const proxy = await startProxy(options);
   let stderr = '';
@@ -359,10 +377,7 @@ describe('clients that disconnect at every phase', () => {
       expect((await conn.query('SELECT 1')).rows).toEqual([['1']]);
       await conn.quit();
       await expectSettled(proxy);
-      const lines = proxy
-        .logs()
-        .slice(linesBefore)
-        .filter((l) => l.event === 'connection_closed');
+      const lines = await closedLinesOnceLogged(proxy, REPEAT + 1, linesBefore);
       const reasons = lines.map((l) => String(l.reason));
       console.log(
         `disconnect ${phase}: ${REPEAT} aborts in ${(aborted - started).toFixed(0)} ms; proxy settled ` +
@@ -512,7 +527,7 @@ describe('databases that misbehave (scripted)', () => {
         `  ... its sockets all closed ${(performance.now() - closing).toFixed(0)} ms after the last ERR`,
       );
       await waitFor('connections_active back to 0', async () => (await proxy.activeTotal()) === 0);
-      const closedLines = proxy.logs().filter((l) => l.event === 'connection_closed');
+      const closedLines = await closedLinesOnceLogged(proxy, clients);
       expect(closedLines).toHaveLength(clients);
       for (const line of closedLines) expect(c.reasons).toContain(line.reason);
       proxy.expectHealthy();
