@@ -42,6 +42,7 @@ process.on('uncaughtException', (error) => unhandled.push(`uncaughtException: ${
 require(path.join(ROOT, 'test', 'helpers', 'register-typescript.js'));
 const { startMariaDb, TEST_USERS } = require(path.join(ROOT, 'test', 'helpers', 'mariadb.ts'));
 const { startProxy } = require(path.join(ROOT, 'test', 'helpers', 'proxy.ts'));
+const { readPacketOrClose } = require(path.join(ROOT, 'test', 'helpers', 'clients.ts'));
 const { MysqlConnection } = require(path.join(ROOT, 'dist', 'bench', 'mysql-client.js'));
 const { encodeHandshakeResponse, encodePacket } = require(path.join(ROOT, 'dist', 'protocol', 'index.js'));
 
@@ -89,36 +90,7 @@ function sum(text, name, labels = {}) {
 const P = 'mysql_tls_proxy_';
 
 /** Reads one MySQL packet; resolves undefined when the socket closes first. */
-function readPacket(socket, timeoutMs = CLIENT_TIMEOUT_MS) {
-  return new Promise((resolve, reject) => {
-    let buffer = Buffer.alloc(0);
-    const timer = setTimeout(() => finish(new Error('ETIMEDOUT waiting for a packet')), timeoutMs);
-    const onData = (chunk) => {
-      buffer = Buffer.concat([buffer, chunk]);
-      if (buffer.length >= 4 && buffer.length >= 4 + buffer.readUIntLE(0, 3)) {
-        const length = buffer.readUIntLE(0, 3);
-        const rest = buffer.subarray(4 + length);
-        // Detach first: unshift() on a flowing stream re-emits 'data' synchronously.
-        finish(undefined, { seq: buffer[3], payload: buffer.subarray(4, 4 + length) });
-        if (rest.length > 0) socket.unshift(rest);
-      }
-    };
-    const onClose = () => finish(undefined, undefined);
-    const finish = (error, packet) => {
-      clearTimeout(timer);
-      socket.off('data', onData);
-      socket.off('end', onClose);
-      socket.off('close', onClose);
-      socket.pause();
-      if (error) reject(error);
-      else resolve(packet);
-    };
-    socket.on('data', onData);
-    socket.on('end', onClose);
-    socket.on('close', onClose);
-    socket.resume();
-  });
-}
+const readPacket = (socket, timeoutMs = CLIENT_TIMEOUT_MS) => readPacketOrClose(socket, timeoutMs);
 
 function connectRaw(port) {
   return new Promise((resolve, reject) => {

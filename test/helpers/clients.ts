@@ -61,14 +61,31 @@ export function sClient(
   );
 }
 
-/** Reads one MySQL packet (header + payload) from a raw socket. */
-export function readPacket(
+type RawPacket = { seq: number; payload: Buffer };
+
+/** Reads one MySQL packet (header + payload) from a raw socket; rejects if the socket closes first. */
+export async function readPacket(socket: net.Socket | tls.TLSSocket, timeoutMs = 5_000): Promise<RawPacket> {
+  const packet = await readPacketOrClose(socket, timeoutMs);
+  if (!packet) throw new Error('connection closed before a full packet arrived');
+  return packet;
+}
+
+/**
+ * Reads one MySQL packet from a raw socket; undefined when the socket closes first (bench/soak.js
+ * counts such closes). A timeout rejects with code and message ETIMEDOUT.
+ */
+export function readPacketOrClose(
   socket: net.Socket | tls.TLSSocket,
   timeoutMs = 5_000,
-): Promise<{ seq: number; payload: Buffer }> {
+): Promise<RawPacket | undefined> {
   return new Promise((resolve, reject) => {
     let buffer = Buffer.alloc(0);
-    const timer = setTimeout(() => finish(new Error('timed out waiting for a packet')), timeoutMs);
+    const timer = setTimeout(() => {
+      const error = Object.assign(new Error(`ETIMEDOUT: no packet within ${timeoutMs} ms`), {
+        code: 'ETIMEDOUT',
+      });
+      finish(error);
+    }, timeoutMs);
     const onData = (chunk: Buffer) => {
       buffer = Buffer.concat([buffer, chunk]);
       if (buffer.length >= 4) {
@@ -81,19 +98,19 @@ export function readPacket(
         }
       }
     };
-    const onEnd = () => finish(new Error('connection closed before a full packet arrived'));
-    const finish = (error?: Error, packet?: { seq: number; payload: Buffer }) => {
+    const onClose = () => finish(undefined, undefined);
+    const finish = (error?: Error, packet?: RawPacket) => {
       clearTimeout(timer);
       socket.off('data', onData);
-      socket.off('end', onEnd);
-      socket.off('close', onEnd);
+      socket.off('end', onClose);
+      socket.off('close', onClose);
       socket.pause();
       if (error) reject(error);
-      else resolve(packet!);
+      else resolve(packet);
     };
     socket.on('data', onData);
-    socket.on('end', onEnd);
-    socket.on('close', onEnd);
+    socket.on('end', onClose);
+    socket.on('close', onClose);
     socket.resume();
   });
 }
