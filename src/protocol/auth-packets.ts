@@ -26,3 +26,17 @@ export function classifyServerAuthPacket(payload: Buffer): ServerAuthPacketKind 
       return 'other';
   }
 }
+
+/**
+ * An AuthSwitchRequest as MySQL sends it: 0xfe, the plugin name NUL, the plugin's data NUL (the
+ * scramble for the SHA-256 plugins). authSwitchPlugin and authSwitchScramble read it back.
+ * https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_connection_phase_packets_protocol_auth_switch_request.html
+ */
+export function encodeAuthSwitchRequest(plugin: string, data: Buffer): Buffer {
+  return Buffer.concat([
+    Buffer.from([AUTH_SWITCH_HEADER]),
+    Buffer.from(`${plugin}\0`, 'latin1'),
+    data,
+    Buffer.from([0]),
+  ]);
+}

@@ -14,6 +14,7 @@
 import crypto from 'crypto';
 import * as net from 'net';
 import * as tls from 'tls';
+import { encodeAuthSwitchRequest } from '../../src/protocol/auth-packets';
 import { Capability } from '../../src/protocol/capabilities';
 import { encodeErrPacket } from '../../src/protocol/err-packet';
 import { encodeGreeting } from '../../src/protocol/greeting';
@@ -117,8 +118,7 @@ export async function startFakeMysql8(options: FakeMysql8Options): Promise<FakeM
             return sha256Answer(response.authResponse, seq);
           }
           sha256Starts.push('switch');
-          const name = Buffer.from('sha256_password\0');
-          send(Buffer.concat([Buffer.from([0xfe]), name, scramble, Buffer.from([0])]), seq + 1);
+          send(encodeAuthSwitchRequest('sha256_password', scramble), seq + 1);
           step = 'sha256';
           return;
         }
@@ -165,8 +165,10 @@ export async function startFakeMysql8(options: FakeMysql8Options): Promise<FakeM
         scramble = newScramble();
         const sha256 = options.userPlugin === 'sha256_password';
         if (sha256) sha256Starts.push('switch');
-        const name = Buffer.from(sha256 ? 'sha256_password\0' : 'caching_sha2_password\0');
-        send(Buffer.concat([Buffer.from([0xfe]), name, scramble, Buffer.from([0])]), seq + 1);
+        send(
+          encodeAuthSwitchRequest(sha256 ? 'sha256_password' : 'caching_sha2_password', scramble),
+          seq + 1,
+        );
         step = sha256 ? 'sha256' : 'sha2Switched';
       } else {
         send(OK, 1); // any command: OK

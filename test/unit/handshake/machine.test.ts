@@ -6,6 +6,7 @@ import {
   type HandshakeOptions,
 } from '../../../src/handshake/machine';
 import type { HandshakeAction } from '../../../src/handshake/types';
+import { encodeAuthSwitchRequest } from '../../../src/protocol/auth-packets';
 import { Capability, hasCapability } from '../../../src/protocol/capabilities';
 import { encodeErrPacket, parseErrPacket } from '../../../src/protocol/err-packet';
 import { encodeGreeting, parseGreeting } from '../../../src/protocol/greeting';
@@ -544,12 +545,7 @@ describe('HandshakeMachine, sha256_password on a plain database leg', () => {
   });
 
   it('answers an auth switch to sha256_password the same way; a key request from the client passes through', () => {
-    const sha256Switch = Buffer.concat([
-      Buffer.from([0xfe]),
-      Buffer.from('sha256_password\0'),
-      scramble,
-      Buffer.from([0]),
-    ]);
+    const sha256Switch = encodeAuthSwitchRequest('sha256_password', scramble);
     const run = (answer: Buffer) => {
       const machine = new HandshakeMachine(options);
       tlsLogin(machine);
@@ -624,12 +620,7 @@ describe('HandshakeMachine, COM_CHANGE_USER on an established session', () => {
     expect(toBackend(machine.handle({ type: 'clientData', data: encodePacket(command, 0) }))).toEqual([
       { seq: 0, payload: command },
     ]);
-    const sha2Switch = Buffer.concat([
-      Buffer.from([0xfe]),
-      Buffer.from('caching_sha2_password\0'),
-      scramble,
-      Buffer.from([0]),
-    ]);
+    const sha2Switch = encodeAuthSwitchRequest('caching_sha2_password', scramble);
     expect(toClient(machine.handle({ type: 'backendData', data: encodePacket(sha2Switch, 1) }))).toEqual([
       { seq: 1, payload: sha2Switch },
     ]);

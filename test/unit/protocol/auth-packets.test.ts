@@ -3,8 +3,11 @@ import {
   AUTH_MORE_DATA_HEADER,
   AUTH_SWITCH_HEADER,
   classifyServerAuthPacket,
+  encodeAuthSwitchRequest,
   OK_HEADER,
 } from '../../../src/protocol/auth-packets';
+import { authSwitchPlugin } from '../../../src/handshake/aborted-login';
+import { authSwitchScramble } from '../../../src/protocol/caching-sha2';
 import { parseErrPacket } from '../../../src/protocol/err-packet';
 import { loadFixture, payloadOf, seqOf } from '../../helpers/fixtures';
 
@@ -71,5 +74,16 @@ describe('classifyServerAuthPacket by header byte', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('encodeAuthSwitchRequest', () => {
+  it("writes MySQL's layout (0xfe, plugin NUL, data NUL), which the parsers read back", () => {
+    const scramble = Buffer.from('abcdefghijklmnopqrst');
+    const payload = encodeAuthSwitchRequest('sha256_password', scramble);
+    expect(payload).toEqual(Buffer.from('\xfesha256_password\0abcdefghijklmnopqrst\0', 'latin1'));
+    expect(classifyServerAuthPacket(payload)).toBe('auth-switch');
+    expect(authSwitchPlugin(payload)).toBe('sha256_password');
+    expect(authSwitchScramble(payload)).toEqual(scramble);
   });
 });
