@@ -5,8 +5,10 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
+import type { FlagSpec } from '../config/flags';
+import { addFlags } from './flag-options';
 import type { Argv, CommandModule } from 'yargs';
-import { ConfigError } from '../config/errors';
+import { ConfigError } from '../core/errors';
 import { parseHostPort } from '../config/host-port';
 import type { BenchMode } from '../bench/load';
 import { benchJson, benchText, progressLine } from '../bench/report';
@@ -37,81 +39,145 @@ const DEFAULT_DURATION_S = 10;
 const DEFAULT_CLOSED_CONCURRENCY = 10;
 const DEFAULT_OPEN_IN_FLIGHT = 1000;
 
+export const BENCH_FLAGS: readonly FlagSpec[] = [
+  {
+    name: 'target',
+    commands: ['bench'],
+    type: 'string',
+    describe: 'MySQL-protocol endpoint HOST:PORT',
+    group: 'Target:',
+  },
+  {
+    name: 'user',
+    commands: ['bench'],
+    type: 'string',
+    describe: 'User to log in as (not needed with --mode tls-only)',
+    group: 'Target:',
+  },
+  {
+    name: 'password',
+    commands: ['bench'],
+    type: 'string',
+    default: '',
+    describe: 'Password',
+    group: 'Target:',
+  },
+  {
+    name: 'database',
+    commands: ['bench'],
+    type: 'string',
+    describe: 'Default database for the login',
+    group: 'Target:',
+  },
+  {
+    name: 'ca',
+    commands: ['bench'],
+    type: 'string',
+    describe: 'CA file (PEM): verify the server certificate and name (otherwise not verified)',
+    group: 'TLS:',
+  },
+  {
+    name: 'server-name',
+    commands: ['bench'],
+    type: 'string',
+    describe: 'SNI and the name the certificate must match (default: the target host)',
+    group: 'TLS:',
+  },
+  {
+    name: 'tls-version',
+    commands: ['bench'],
+    type: 'string',
+    choices: ['TLSv1.2', 'TLSv1.3'],
+    describe: 'Offer only this TLS version (default: 1.2 and 1.3)',
+    group: 'TLS:',
+  },
+  {
+    name: 'resume',
+    commands: ['bench'],
+    type: 'boolean',
+    default: false,
+    describe: 'Resume TLS sessions (tickets) from earlier connections',
+    group: 'TLS:',
+  },
+  {
+    name: 'mode',
+    commands: ['bench'],
+    type: 'string',
+    choices: ['full', 'tls-only'],
+    default: 'full',
+    describe: 'full: TLS, login, optional --query, COM_QUIT; tls-only: close after the TLS handshake',
+    group: 'Load:',
+  },
+  {
+    name: 'concurrency',
+    commands: ['bench'],
+    type: 'number',
+    describe: `Connections in flight (closed loop, default ${DEFAULT_CLOSED_CONCURRENCY}); with --rate the most in flight before arrivals queue (default ${DEFAULT_OPEN_IN_FLIGHT})`,
+    group: 'Load:',
+  },
+  {
+    name: 'duration',
+    commands: ['bench'],
+    type: 'number',
+    describe: `Seconds to run (default ${DEFAULT_DURATION_S} unless --connections)`,
+    group: 'Load:',
+  },
+  {
+    name: 'connections',
+    commands: ['bench'],
+    type: 'number',
+    describe: 'Stop after this many attempts',
+    group: 'Load:',
+  },
+  {
+    name: 'rate',
+    commands: ['bench'],
+    type: 'number',
+    describe:
+      'Open loop: new connections per second on a fixed schedule; latency counts from the scheduled time',
+    group: 'Load:',
+  },
+  {
+    name: 'query',
+    commands: ['bench'],
+    type: 'string',
+    describe: 'Run this query after the login',
+    group: 'Load:',
+  },
+  {
+    name: 'workers',
+    commands: ['bench'],
+    type: 'number',
+    default: 1,
+    describe: 'Worker threads sharing the load, each with its own TLS context (0 = one per core)',
+    group: 'Load:',
+  },
+  {
+    name: 'timeout',
+    commands: ['bench'],
+    type: 'number',
+    default: 10_000,
+    describe: 'ms each connection may take before it counts as a timeout',
+    group: 'Load:',
+  },
+  {
+    name: 'json',
+    commands: ['bench'],
+    type: 'boolean',
+    default: false,
+    describe: 'Print one JSON object',
+    group: 'Output:',
+  },
+];
+
 function builder(yargs: Argv): Argv<BenchArgs> {
-  return yargs
+  return addFlags(yargs, 'bench', BENCH_FLAGS)
     .usage(
       '$0 bench --target HOST:PORT --user U --password P [options]\n\n' +
         'Open MySQL connections over TLS as fast as possible (closed loop) or at a fixed rate (open loop) ' +
         'and report connections/s, latency percentiles, TLS versions and ciphers, and errors by kind.',
     )
-    .option('target', { type: 'string', describe: 'MySQL-protocol endpoint HOST:PORT', group: 'Target:' })
-    .option('user', {
-      type: 'string',
-      describe: 'User to log in as (not needed with --mode tls-only)',
-      group: 'Target:',
-    })
-    .option('password', { type: 'string', default: '', describe: 'Password', group: 'Target:' })
-    .option('database', { type: 'string', describe: 'Default database for the login', group: 'Target:' })
-    .option('ca', {
-      type: 'string',
-      describe: 'CA file (PEM): verify the server certificate and name (otherwise not verified)',
-      group: 'TLS:',
-    })
-    .option('server-name', {
-      type: 'string',
-      describe: 'SNI and the name the certificate must match (default: the target host)',
-      group: 'TLS:',
-    })
-    .option('tls-version', {
-      type: 'string',
-      choices: ['TLSv1.2', 'TLSv1.3'],
-      describe: 'Offer only this TLS version (default: 1.2 and 1.3)',
-      group: 'TLS:',
-    })
-    .option('resume', {
-      type: 'boolean',
-      default: false,
-      describe: 'Resume TLS sessions (tickets) from earlier connections',
-      group: 'TLS:',
-    })
-    .option('mode', {
-      type: 'string',
-      choices: ['full', 'tls-only'],
-      default: 'full',
-      describe: 'full: TLS, login, optional --query, COM_QUIT; tls-only: close after the TLS handshake',
-      group: 'Load:',
-    })
-    .option('concurrency', {
-      type: 'number',
-      describe: `Connections in flight (closed loop, default ${DEFAULT_CLOSED_CONCURRENCY}); with --rate the most in flight before arrivals queue (default ${DEFAULT_OPEN_IN_FLIGHT})`,
-      group: 'Load:',
-    })
-    .option('duration', {
-      type: 'number',
-      describe: `Seconds to run (default ${DEFAULT_DURATION_S} unless --connections)`,
-      group: 'Load:',
-    })
-    .option('connections', { type: 'number', describe: 'Stop after this many attempts', group: 'Load:' })
-    .option('rate', {
-      type: 'number',
-      describe:
-        'Open loop: new connections per second on a fixed schedule; latency counts from the scheduled time',
-      group: 'Load:',
-    })
-    .option('query', { type: 'string', describe: 'Run this query after the login', group: 'Load:' })
-    .option('workers', {
-      type: 'number',
-      default: 1,
-      describe: 'Worker threads sharing the load, each with its own TLS context (0 = one per core)',
-      group: 'Load:',
-    })
-    .option('timeout', {
-      type: 'number',
-      default: 10_000,
-      describe: 'ms each connection may take before it counts as a timeout',
-      group: 'Load:',
-    })
-    .option('json', { type: 'boolean', default: false, describe: 'Print one JSON object', group: 'Output:' })
+
     .example(
       '$0 bench --target 127.0.0.1:4000 --user app --password secret --ca certs/ca.pem --duration 10',
       'closed loop, 10 connections in flight, for 10 s',

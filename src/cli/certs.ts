@@ -4,6 +4,8 @@
  * (--ssl-verify-server-cert / --ssl-mode=VERIFY_IDENTITY) from day one.
  */
 import { readFileSync, statSync } from 'node:fs';
+import type { FlagSpec } from '../config/flags';
+import { addFlags } from './flag-options';
 import type { Argv, ArgumentsCamelCase, CommandModule } from 'yargs';
 import {
   CertOptionsError,
@@ -35,57 +37,75 @@ export interface CertsArgs {
 
 const KEY_TYPES: ReadonlyArray<KeyType> = ['ecdsa', 'rsa'];
 
+export const CERTS_FLAGS: readonly FlagSpec[] = [
+  {
+    name: 'out',
+    commands: ['certs'],
+    alias: 'o',
+    type: 'string',
+    default: 'certs',
+    describe: 'Directory to write ca.pem, ca-key.pem, server.pem and server-key.pem into (created 0700)',
+  },
+  {
+    name: 'host',
+    commands: ['certs'],
+    type: 'list',
+    default: [] as string[],
+    // Comma lists are accepted too, so `--host a,b` works like `--host a --host b`.
+    coerce: (hosts: string[]) => hosts.flatMap((h) => String(h).split(',')).filter((h) => h !== ''),
+    describe:
+      'Host name or IP address clients will connect to; repeatable. Added to the server ' +
+      'certificate as a DNS or IP subjectAltName, before the defaults; the first one is also the CN',
+  },
+  {
+    name: 'default-hosts',
+    commands: ['certs'],
+    type: 'boolean',
+    default: true,
+    describe: `Also put ${DEFAULT_CERT_HOSTS.join(', ')} into the certificate (--no-default-hosts: only --host)`,
+  },
+  {
+    name: 'keep-ca',
+    commands: ['certs'],
+    type: 'boolean',
+    default: false,
+    describe:
+      'Rotation: keep ca.pem and ca-key.pem in --out and issue only a new server certificate and key ' +
+      'signed by them (replaces server.pem and server-key.pem; a running proxy picks them up by itself)',
+  },
+  {
+    name: 'key-type',
+    commands: ['certs'],
+    type: 'string',
+    choices: KEY_TYPES,
+    default: 'ecdsa' as KeyType,
+    describe: 'Key algorithm for both CA and server: ecdsa (P-256, SHA-256) or rsa (SHA-256)',
+  },
+  {
+    name: 'rsa-bits',
+    commands: ['certs'],
+    type: 'number',
+    default: 2048,
+    describe: 'RSA modulus size when --key-type=rsa: 2048, 3072 or 4096',
+  },
+  {
+    name: 'days',
+    commands: ['certs'],
+    type: 'number',
+    default: 365,
+    describe: 'Validity of the server certificate in days (1-36500); the CA lasts at least 10 years',
+  },
+  {
+    name: 'force',
+    commands: ['certs'],
+    type: 'boolean',
+    default: false,
+    describe: 'Overwrite existing certificate and key files in --out',
+  },
+];
+
 function builder(yargs: Argv<object>): Argv<CertsArgs> {
-  return yargs
-    .option('out', {
-      alias: 'o',
-      type: 'string',
-      default: 'certs',
-      describe: 'Directory to write ca.pem, ca-key.pem, server.pem and server-key.pem into (created 0700)',
-    })
-    .option('host', {
-      type: 'string',
-      array: true,
-      default: [] as string[],
-      // Comma lists are accepted too, so `--host a,b` works like `--host a --host b`.
-      coerce: (hosts: string[]) => hosts.flatMap((h) => String(h).split(',')).filter((h) => h !== ''),
-      describe:
-        'Host name or IP address clients will connect to; repeatable. Added to the server ' +
-        'certificate as a DNS or IP subjectAltName, before the defaults; the first one is also the CN',
-    })
-    .option('default-hosts', {
-      type: 'boolean',
-      default: true,
-      describe: `Also put ${DEFAULT_CERT_HOSTS.join(', ')} into the certificate (--no-default-hosts: only --host)`,
-    })
-    .option('keep-ca', {
-      type: 'boolean',
-      default: false,
-      describe:
-        'Rotation: keep ca.pem and ca-key.pem in --out and issue only a new server certificate and key ' +
-        'signed by them (replaces server.pem and server-key.pem; a running proxy picks them up by itself)',
-    })
-    .option('key-type', {
-      type: 'string',
-      choices: KEY_TYPES,
-      default: 'ecdsa' as KeyType,
-      describe: 'Key algorithm for both CA and server: ecdsa (P-256, SHA-256) or rsa (SHA-256)',
-    })
-    .option('rsa-bits', {
-      type: 'number',
-      default: 2048,
-      describe: 'RSA modulus size when --key-type=rsa: 2048, 3072 or 4096',
-    })
-    .option('days', {
-      type: 'number',
-      default: 365,
-      describe: 'Validity of the server certificate in days (1-36500); the CA lasts at least 10 years',
-    })
-    .option('force', {
-      type: 'boolean',
-      default: false,
-      describe: 'Overwrite existing certificate and key files in --out',
-    });
+  return addFlags(yargs, 'certs', CERTS_FLAGS) as unknown as Argv<CertsArgs>;
 }
 
 async function handler(args: ArgumentsCamelCase<CertsArgs>): Promise<void> {

@@ -3,8 +3,10 @@
  * verification). Exit 0 only if nothing below TLS 1.2 is accepted and the certificate verifies.
  */
 import { readFileSync } from 'node:fs';
+import type { FlagSpec } from '../config/flags';
+import { addFlags } from './flag-options';
 import type { Argv, CommandModule } from 'yargs';
-import { ConfigError } from '../config/errors';
+import { ConfigError } from '../core/errors';
 import { parseHostPort } from '../config/host-port';
 import { checkEndpoint, checkText, type CheckOptions } from '../bench/tls-probe';
 import { usageError } from './usage-error';
@@ -17,22 +19,32 @@ export interface CheckArgs {
   json: boolean;
 }
 
+export const CHECK_FLAGS: readonly FlagSpec[] = [
+  { name: 'target', commands: ['check'], type: 'string', describe: 'MySQL-protocol endpoint HOST:PORT' },
+  {
+    name: 'ca',
+    commands: ['check'],
+    type: 'string',
+    describe: 'CA file (PEM) to verify against (default: the system store)',
+  },
+  {
+    name: 'server-name',
+    commands: ['check'],
+    type: 'string',
+    describe: 'Name the certificate must match, also sent as SNI (default: the target host)',
+  },
+  { name: 'timeout', commands: ['check'], type: 'number', default: 5000, describe: 'ms per probe' },
+  { name: 'json', commands: ['check'], type: 'boolean', default: false, describe: 'Print one JSON object' },
+];
+
 function builder(yargs: Argv): Argv<CheckArgs> {
-  return yargs
+  return addFlags(yargs, 'check', CHECK_FLAGS)
     .usage(
       '$0 check --target HOST:PORT [--ca FILE] [--server-name NAME] [--json]\n\n' +
         'Probe TLS 1.0, 1.1, 1.2 and 1.3 one at a time and the plaintext greeting of a MySQL endpoint; ' +
         'report accepted versions, ciphers, the certificate chain and whether it verifies. ' +
         'Exit 0 only if nothing below TLS 1.2 is accepted and the certificate verifies.',
     )
-    .option('target', { type: 'string', describe: 'MySQL-protocol endpoint HOST:PORT' })
-    .option('ca', { type: 'string', describe: 'CA file (PEM) to verify against (default: the system store)' })
-    .option('server-name', {
-      type: 'string',
-      describe: 'Name the certificate must match, also sent as SNI (default: the target host)',
-    })
-    .option('timeout', { type: 'number', default: 5000, describe: 'ms per probe' })
-    .option('json', { type: 'boolean', default: false, describe: 'Print one JSON object' })
     .example('$0 check --target 127.0.0.1:4000 --ca certs/ca.pem', 'the proxy with its development CA')
     .example(
       '$0 check --target db.example.com:4000 --json',

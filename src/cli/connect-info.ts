@@ -8,20 +8,19 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { SERVE_FLAGS, type FlagSpec } from '../config/flags';
+import { addFlags } from './flag-options';
 import type { Argv, CommandModule } from 'yargs';
-import { SERVE_DEFAULTS } from '../config/defaults';
-import { ConfigError } from '../config/errors';
+import { ConfigError } from '../core/errors';
 import { parseHostPort } from '../config/host-port';
 import {
   CLIENT_IDS,
   chooseHost,
   connectExamples,
   renderConnectInfo,
-  startupConnectBlock,
   type ClientId,
   type ConnectTarget,
 } from '../tls/connect-examples';
-import type { Logger } from '../observability/logger';
 import { parseCertificates } from '../tls/credentials';
 import { usageError } from './usage-error';
 
@@ -38,54 +37,54 @@ export interface ConnectInfoArgs {
   json: boolean;
 }
 
+export const CONNECT_INFO_FLAGS: readonly FlagSpec[] = [
+  {
+    name: 'host',
+    commands: ['connect-info'],
+    type: 'string',
+    describe: 'Host name clients use (default: picked from the certificate SANs and --listen)',
+  },
+  {
+    name: 'user',
+    commands: ['connect-info'],
+    type: 'string',
+    default: 'app',
+    describe: 'Database user in the examples',
+  },
+  {
+    name: 'database',
+    commands: ['connect-info'],
+    type: 'string',
+    default: 'test',
+    describe: 'Database in the examples',
+  },
+  {
+    name: 'password-env',
+    commands: ['connect-info'],
+    type: 'string',
+    default: 'DB_PASSWORD',
+    describe: 'Environment variable the examples read the password from',
+  },
+  {
+    name: 'client',
+    commands: ['connect-info'],
+    type: 'list',
+    choices: CLIENT_IDS,
+    describe: 'Only these clients (repeatable)',
+  },
+  {
+    name: 'json',
+    commands: ['connect-info'],
+    type: 'boolean',
+    default: false,
+    describe: 'One JSON object: host, port, ca_file and the examples by client',
+  },
+];
+
 function builder(yargs: Argv<object>): Argv<ConnectInfoArgs> {
-  return yargs
-    .usage(
-      '$0 connect-info [options]\n\nPrint connection examples that verify the server certificate (CA and host name) for common MySQL clients.',
-    )
-    .option('listen', {
-      type: 'string',
-      default: SERVE_DEFAULTS.listen,
-      describe: "The proxy's client-facing HOST:PORT (as given to serve)",
-    })
-    .option('cert', {
-      type: 'string',
-      default: SERVE_DEFAULTS.cert,
-      describe: 'The server certificate the proxy serves (its SANs decide the host name)',
-    })
-    .option('ca-file', {
-      type: 'string',
-      default: SERVE_DEFAULTS.caFile,
-      describe:
-        "The CA clients should trust; if it does not exist, the examples use the system's trust store",
-    })
-    .option('status', {
-      type: 'string',
-      default: SERVE_DEFAULTS.status,
-      describe: "The proxy's status HOST:PORT (for the /ca.pem URL), or 'off'",
-    })
-    .option('host', {
-      type: 'string',
-      describe: 'Host name clients use (default: picked from the certificate SANs and --listen)',
-    })
-    .option('user', { type: 'string', default: 'app', describe: 'Database user in the examples' })
-    .option('database', { type: 'string', default: 'test', describe: 'Database in the examples' })
-    .option('password-env', {
-      type: 'string',
-      default: 'DB_PASSWORD',
-      describe: 'Environment variable the examples read the password from',
-    })
-    .option('client', {
-      type: 'string',
-      array: true,
-      choices: CLIENT_IDS,
-      describe: 'Only these clients (repeatable)',
-    })
-    .option('json', {
-      type: 'boolean',
-      default: false,
-      describe: 'One JSON object: host, port, ca_file and the examples by client',
-    }) as unknown as Argv<ConnectInfoArgs>;
+  return addFlags(yargs, 'connect-info', [...SERVE_FLAGS, ...CONNECT_INFO_FLAGS]).usage(
+    '$0 connect-info [options]\n\nPrint connection examples that verify the server certificate (CA and host name) for common MySQL clients.',
+  ) as unknown as Argv<ConnectInfoArgs>;
 }
 
 export interface ConnectInfo {
@@ -163,42 +162,3 @@ export const connectInfoCommand: CommandModule<object, ConnectInfoArgs> = {
   builder,
   handler,
 };
-
-/**
- * serve's startup announcement: one `connect_info` log event (mariadb command and mysql2 snippet)
- * and, when stderr is a terminal, a short human block there (stdout carries the JSON logs).
- */
-export function announceConnectInfo(
-  served: { listenHost: string; port: number; certPem: Buffer; caFile?: string },
-  logger: Logger,
-  stderr: NodeJS.WriteStream = process.stderr,
-): void {
-  let choice;
-  try {
-    choice = chooseHost(served.certPem, served.listenHost);
-  } catch {
-    return; // a chain loadCredentials accepted always parses; never fail startup over examples
-  }
-  const target: ConnectTarget = {
-    host: choice.host,
-    port: served.port,
-    caFile: served.caFile ? path.resolve(served.caFile) : undefined,
-    user: 'app',
-    database: 'test',
-    passwordEnv: 'DB_PASSWORD',
-  };
-  const byId = new Map(connectExamples(target).map((e) => [e.id, e.code]));
-  logger.info(
-    {
-      event: 'connect_info',
-      host: target.host,
-      port: target.port,
-      host_in_certificate: choice.matches,
-      ca_file: target.caFile,
-      mariadb: byId.get('mariadb'),
-      mysql2: byId.get('mysql2'),
-    },
-    `connect with: ${byId.get('mariadb')} (more: mysql-tls-proxy connect-info)`,
-  );
-  if (stderr.isTTY) stderr.write(startupConnectBlock(target).join('\n') + '\n');
-}

@@ -1,37 +1,44 @@
 #!/usr/bin/env node
-import fs from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { benchCommand } from './bench';
-import { certsCommand } from './certs';
-import { checkCommand } from './check';
-import { connectInfoCommand } from './connect-info';
+import { GLOBAL_FLAGS, SERVE_FLAGS, type CommandName, type FlagSpec } from '../config/flags';
+import { BENCH_FLAGS, benchCommand } from './bench';
+import { CERTS_FLAGS, certsCommand } from './certs';
+import { CHECK_FLAGS, checkCommand } from './check';
+import { CONNECT_INFO_FLAGS, connectInfoCommand } from './connect-info';
+import { applySources } from './flag-options';
+import { ConfigError } from '../core/errors';
 import { serveCommand } from './serve';
 import { unknownFlags } from './command-line-flags';
 import { usageError } from './usage-error';
 
+/** Every flag of every subcommand (src/config/flags.ts and each command's own table). */
+export const ALL_FLAGS: readonly FlagSpec[] = [
+  ...GLOBAL_FLAGS,
+  ...SERVE_FLAGS,
+  ...CONNECT_INFO_FLAGS,
+  ...CERTS_FLAGS,
+  ...BENCH_FLAGS,
+  ...CHECK_FLAGS,
+];
+
+const COMMANDS: readonly CommandName[] = ['serve', 'connect-info', 'certs', 'bench', 'check'];
+
 /**
- * Every flag also comes from MTP_<FLAG_IN_UPPER_SNAKE_CASE> and from --config FILE (JSON, keys as
- * flag names). Precedence: flag > environment > file > default.
+ * Every flag also comes from MTP_<FLAG_IN_UPPER_SNAKE_CASE> and from --config FILE (YAML or JSON,
+ * keys as flag names). Precedence: flag > environment > file > default (src/cli/flag-options.ts).
  */
 export async function main(args: string[]): Promise<void> {
   const cli = yargs(args);
   await cli
     .scriptName('mysql-tls-proxy')
-    .env('MTP')
-    .config('config', 'JSON file whose keys are flag names (flag > env > file > default)', (path: string) => {
-      try {
-        return JSON.parse(fs.readFileSync(path, 'utf8')) as object;
-      } catch (error) {
-        throw new Error(`--config ${path}: ${(error as Error).message}`);
-      }
-    })
+    .option('config', { type: 'string', describe: GLOBAL_FLAGS[0].describe })
     .command(serveCommand)
     .command(certsCommand)
     .command(connectInfoCommand)
     .command(benchCommand)
     .command(checkCommand)
-    .middleware(() => {
+    .middleware((argv) => {
       // Runs after the command's builder, so its options are known by now.
       const options = (
         cli as unknown as { getOptions(): { key: Record<string, unknown>; alias: Record<string, string[]> } }
@@ -45,6 +52,15 @@ export async function main(args: string[]): Promise<void> {
       const unknown = unknownFlags(args, known);
       if (unknown.length > 0) {
         usageError(`Unknown argument${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`);
+        process.exit(2);
+      }
+      const first = String(argv._[0] ?? '');
+      const command = COMMANDS.find((name) => name === first) ?? 'serve';
+      try {
+        applySources(argv as Record<string, unknown>, command, ALL_FLAGS);
+      } catch (error) {
+        if (!(error instanceof ConfigError)) throw error;
+        usageError(error.message);
         process.exit(2);
       }
     }, true)

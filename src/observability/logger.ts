@@ -1,15 +1,19 @@
 import pino, { type Logger } from 'pino';
+import { LogDestination } from './log-destination';
 
 export type { Logger };
 
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+export { LOG_LEVELS, type LogLevel } from '../core/values';
+import type { LogLevel } from '../core/values';
 
 /**
  * JSON lines on stdout (one per event), ready for any log shipper. Redaction is a second line of
  * defence: the proxy never puts passwords or auth data in log objects in the first place.
  */
-export function createLogger(level: LogLevel, destination?: pino.DestinationStream): Logger {
+export function createLogger(
+  level: LogLevel,
+  destination: pino.DestinationStream = new LogDestination(1),
+): Logger {
   return pino(
     {
       level,
@@ -18,6 +22,6 @@ export function createLogger(level: LogLevel, destination?: pino.DestinationStre
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    destination ?? pino.destination({ dest: 1, sync: false }),
+    destination,
   );
 }

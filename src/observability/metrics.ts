@@ -1,8 +1,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { REJECTION_REASONS, type RejectionReason } from '../handshake/close-reason';
-import { TLS_VERSIONS } from '../config/defaults';
+import { TLS_VERSIONS } from '../core/values';
 
-/** Metric names and labels are fixed by shared/interface.md; every label value comes from a closed set. */
+/** Metric names and labels are part of the interface (README); every label value comes from a closed set. */
 export const METRIC_PREFIX = 'mysql_tls_proxy_';
 
 export const TLS_FAILURE_REASONS = [

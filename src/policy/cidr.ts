@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { ConfigError } from '../config/errors';
+import { ConfigError } from '../core/errors';
 
 export interface Cidr {
   address: string;

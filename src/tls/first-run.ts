@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { certPathsIn, writeCertificates } from './cert-files';
 import { DEFAULT_CERT_HOSTS, generateDevCertificates } from './dev-certs';
-import { ConfigError } from '../config/errors';
+import { ConfigError } from '../core/errors';
 
 /**
  * First run: when neither the server certificate nor its key exists, generate a development CA and

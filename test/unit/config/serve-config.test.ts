@@ -3,21 +3,23 @@ import { ConfigError } from '../../../src/config/errors';
 import { validateServeConfig } from '../../../src/config/serve-config';
 
 describe('validateServeConfig', () => {
-  it('turns the defaults object into a config with units in the names', () => {
+  it('turns the table defaults into a nested config with units in the names', () => {
     const config = validateServeConfig({});
-    expect(config.listen).toEqual({ host: '0.0.0.0', port: 4000 });
-    expect(config.allow).toEqual(['127.0.0.1/32', '::1/128']);
-    expect(config.tlsMinVersion).toBe('TLSv1.2');
-    expect(config.handshakeTimeoutMs).toBe(SERVE_DEFAULTS.handshakeTimeout);
-    expect(config.tlsSessionTimeoutS).toBe(300);
-    expect(config.tlsTicketKeyRotationS).toBe(3_600);
-    expect(config.status).toEqual({ host: '127.0.0.1', port: 9400 });
+    expect(config.listen.address).toEqual({ host: '0.0.0.0', port: 4000 });
+    expect(config.access.allow).toEqual(['127.0.0.1/32', '::1/128']);
+    expect(config.tls.minVersion).toBe('TLSv1.2');
+    expect(config.listen.handshakeTimeoutMs).toBe(SERVE_DEFAULTS.handshakeTimeout);
+    expect(config.tls.sessionTimeoutS).toBe(300);
+    expect(config.tls.ticketKeyRotationS).toBe(3_600);
+    expect(config.status.address).toEqual({ host: '127.0.0.1', port: 9400 });
+    expect(config.log.level).toBe('info');
+    expect(config.backend.address).toEqual({ host: '127.0.0.1', port: 3306 });
   });
 
   it('takes strings from the environment and the last of a repeated flag', () => {
     const config = validateServeConfig({ tlsSessionTimeout: '7200', tlsTicketKeyRotation: [120, 600] });
-    expect(config.tlsSessionTimeoutS).toBe(7_200);
-    expect(config.tlsTicketKeyRotationS).toBe(600);
+    expect(config.tls.sessionTimeoutS).toBe(7_200);
+    expect(config.tls.ticketKeyRotationS).toBe(600);
   });
 
   it.each([
