@@ -1,7 +1,7 @@
 'use strict';
 /**
  * Reads one big result set over MySQL TLS as fast as the socket delivers it: logs in with the
- * project's raw client (dist/bench/mysql-client.js), then sends COM_QUERY itself and only walks
+ * project's raw client (dist/client/mysql-client.js), then sends COM_QUERY itself and only walks
  * packet headers (no row decoding), so the client costs as little as possible per byte.
  *
  *   node bench/lib/bulk-client.js --port P --ca CA --sql 'SELECT ...'   -> one JSON line
@@ -9,7 +9,7 @@
 const fs = require('node:fs');
 const tls = require('node:tls');
 const path = require('node:path');
-const { connectMysql } = require(path.join(__dirname, '..', '..', 'dist', 'bench', 'mysql-client.js'));
+const { connectMysql } = require(path.join(__dirname, '..', '..', 'dist', 'client', 'mysql-client.js'));
 
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);

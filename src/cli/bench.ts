@@ -1,6 +1,6 @@
 /**
  * `mysql-tls-proxy bench`: a MySQL TLS handshake load tester for any MySQL-protocol endpoint
- * (the proxy, MySQL, MariaDB, TiDB). See src/bench/.
+ * (the proxy, MySQL, MariaDB, TiDB). See src/loadgen/.
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -8,9 +8,9 @@ import { performance } from 'node:perf_hooks';
 import type { Argv, CommandModule } from 'yargs';
 import { ConfigError } from '../config/errors';
 import { parseHostPort } from '../config/host-port';
-import type { BenchMode } from '../bench/load';
-import { benchJson, benchText, progressLine } from '../bench/report';
-import { planShares, startBench, type BenchPlan } from '../bench/run';
+import type { BenchMode } from '../loadgen/load';
+import { benchJson, benchText, progressLine } from '../loadgen/report';
+import { planShares, startBench, type BenchPlan } from '../loadgen/run';
 import { usageError } from './usage-error';
 
 export interface BenchArgs {

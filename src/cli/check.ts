@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { ConfigError } from '../config/errors';
 import { parseHostPort } from '../config/host-port';
-import { checkEndpoint, checkText, type CheckOptions } from '../bench/tls-probe';
+import { checkEndpoint, checkText, type CheckOptions } from '../probe/tls-probe';
 import { usageError } from './usage-error';
 
 export interface CheckArgs {

@@ -7,7 +7,7 @@
 import { createHash } from 'crypto';
 import * as net from 'net';
 import * as tls from 'tls';
-import { Capability, encodeGreeting, encodePacket, PacketReader } from '../../../src/protocol';
+import { Capability, encodeGreeting, encodePacket, PacketReader } from '../../src/protocol';
 
 export type LoginBehaviour =
   | 'native' // mysql_native_password in the greeting, accepted directly

@@ -5,9 +5,9 @@
  */
 import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
-import { classifyError, errorKey, type ClassifiedError, type ErrorKind } from './errors';
+import { classifyError, errorKey, type ClassifiedError, type ErrorKind } from '../client/errors';
 import { Histogram, type HistogramSnapshot } from './histogram';
-import { MysqlConnection } from './mysql-client';
+import { MysqlConnection } from '../client/mysql-client';
 
 export type BenchMode = 'full' | 'tls-only';
 

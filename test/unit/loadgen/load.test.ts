@@ -5,13 +5,13 @@ import {
   splitEvenly,
   type LoadConfig,
   type LoadResult,
-} from '../../../src/bench/load';
-import { benchJson, benchText, progressLine } from '../../../src/bench/report';
-import { planShares } from '../../../src/bench/run';
+} from '../../../src/loadgen/load';
+import { benchJson, benchText, progressLine } from '../../../src/loadgen/report';
+import { planShares } from '../../../src/loadgen/run';
 import { benchPlan, type BenchArgs } from '../../../src/cli/bench';
 import { ConfigError } from '../../../src/config/errors';
 import { generateDevCertificates, type GeneratedPem } from '../../../src/tls/dev-certs';
-import { startFakeServer, type FakeServer } from './fake-mysql-server';
+import { startFakeServer, type FakeServer } from '../../helpers/fake-mysql-server';
 
 let pem: GeneratedPem;
 let server: FakeServer;

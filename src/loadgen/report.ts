@@ -1,7 +1,7 @@
 /**
  * Turns a merged bench result into the `--json` object and the human summary. Pure.
  */
-import { ERROR_KINDS, type ErrorKind } from './errors';
+import { ERROR_KINDS, type ErrorKind } from '../client/errors';
 import type { Histogram } from './histogram';
 import type { BenchMode, ErrorTally, LoadResult } from './load';
 

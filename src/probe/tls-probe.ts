@@ -9,8 +9,8 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { Capability, hasCapability, isErrPacket, parseErrPacket, parseGreeting } from '../protocol';
 import { describeCertificate } from '../tls/cert-files';
-import { classifyError, MysqlClientError } from './errors';
-import { MysqlConnection } from './mysql-client';
+import { classifyError, MysqlClientError } from '../client/errors';
+import { MysqlConnection } from '../client/mysql-client';
 
 export const PROBED_VERSIONS = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const;
 export type ProbedVersion = (typeof PROBED_VERSIONS)[number];
