@@ -18,6 +18,8 @@ import tls from 'node:tls';
 import {
   Capability,
   classifyServerAuthPacket,
+  COM_QUIT_PACKET,
+  encodeComQuery,
   encodeHandshakeResponse,
   encodePacket,
   encodeSslRequest,
@@ -25,8 +27,10 @@ import {
   isErrPacket,
   parseErrPacket,
   parseGreeting,
+  parseOkPacket,
   PacketReader,
   PayloadReader,
+  SERVER_MORE_RESULTS_EXISTS,
   type Greeting,
   type Packet,
 } from '../protocol';
@@ -93,9 +97,6 @@ const MAX_PACKET_SIZE = 16 * 1024 * 1024;
 /** Connection-phase packets are small; a bigger announced length is a protocol error. */
 const HANDSHAKE_MAX_PAYLOAD = 64 * 1024;
 const QUERY_MAX_PAYLOAD = 0xffffff;
-const SERVER_MORE_RESULTS_EXISTS = 0x0008;
-const COM_QUIT = Buffer.from([0x01]);
-const COM_QUERY = 0x03;
 const EMPTY = Buffer.alloc(0);
 const ZERO_FILLER = Buffer.alloc(23);
 
@@ -235,8 +236,7 @@ export class MysqlConnection {
     this.armTimer();
     try {
       this.reader = new PacketReader(QUERY_MAX_PAYLOAD);
-      const payload = Buffer.concat([Buffer.from([COM_QUERY]), Buffer.from(sql, 'utf8')]);
-      this.write(encodePacket(payload, 0));
+      this.write(encodePacket(encodeComQuery(sql), 0));
       const result: QueryResult = { columns: [], rows: [], affectedRows: 0 };
       for (;;) {
         const status = await this.readResult(result);
@@ -254,7 +254,7 @@ export class MysqlConnection {
   async quit(): Promise<void> {
     if (!this.stream.destroyed && this.stream.writable) {
       this.stage = 'quit';
-      this.stream.write(encodePacket(COM_QUIT, 0));
+      this.stream.write(COM_QUIT_PACKET);
     }
     return this.close();
   }
@@ -470,10 +470,9 @@ export class MysqlConnection {
 
   /** OK packet (0x00 or 0xfe header): affected rows, last insert id, status flags. */
   private readOk(payload: Buffer, result: QueryResult): number {
-    const r = new PayloadReader(payload, 1);
-    result.affectedRows += r.lenencInt('affected rows');
-    r.lenencInt('last insert id');
-    return r.remaining >= 2 ? r.u16('status flags') : 0;
+    const ok = parseOkPacket(payload);
+    result.affectedRows += ok.affectedRows;
+    return ok.statusFlags;
   }
 
   private mysqlError(payload: Buffer): MysqlClientError {
