@@ -14,6 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
 import {
   Capability,
@@ -63,6 +64,23 @@ export interface MysqlConnectOptions {
   /** Resolve right after the TLS handshake, without logging in (bench --mode tls-only). */
   stopAfterTls?: boolean;
   localAddress?: string;
+}
+
+/**
+ * performance.now() when each step of the connection phase completed; 0 for a step not reached
+ * (tls without TLS, auth with stopAfterTls). Load tools turn these into per-phase latencies.
+ */
+export interface ConnectMarks {
+  /** The TCP connect was started. */
+  start: number;
+  /** TCP established. */
+  connected: number;
+  /** The greeting was read. */
+  greeting: number;
+  /** The TLS handshake finished. */
+  tls: number;
+  /** The login's OK was read. */
+  auth: number;
 }
 
 export interface QueryResult {
@@ -186,6 +204,8 @@ export class MysqlConnection {
   authPlugin = '';
   /** True once the server sent OK for the login. */
   authenticated = false;
+  /** When each step of the connection phase completed. */
+  readonly marks: ConnectMarks = { start: performance.now(), connected: 0, greeting: 0, tls: 0, auth: 0 };
 
   private socket: net.Socket;
   private stream: net.Socket | tls.TLSSocket;
@@ -209,6 +229,7 @@ export class MysqlConnection {
     this.socket.on('error', this.onError);
     this.socket.on('end', this.onEnd);
     this.socket.once('connect', () => {
+      this.marks.connected = performance.now();
       if (this.stage === 'connect') this.stage = 'greeting';
     });
   }
@@ -284,6 +305,7 @@ export class MysqlConnection {
     const options = this.options;
     this.armTimer();
     const first = await this.next();
+    this.marks.greeting = performance.now();
     if (isErrPacket(first.payload)) throw this.mysqlError(first.payload);
     const greeting = parseGreeting(first.payload);
     this.greeting = greeting;
@@ -342,6 +364,7 @@ export class MysqlConnection {
       const payload = packet.payload;
       switch (classifyServerAuthPacket(payload)) {
         case 'ok':
+          this.marks.auth = performance.now();
           this.authPlugin = plugin;
           this.authenticated = true;
           this.disarmTimer();
@@ -413,6 +436,7 @@ export class MysqlConnection {
       const fail = (error: Error) => reject(error);
       this.waiter = (_packet, error) => fail(error ?? new Error('unexpected data before the TLS handshake'));
       secure.once('secureConnect', () => {
+        this.marks.tls = performance.now();
         this.waiter = undefined;
         this.tlsVersion = secure.getProtocol() ?? undefined;
         this.cipher = secure.getCipher()?.name;
