@@ -20,7 +20,7 @@
  * line at level error/fatal; no unhandled error here. Exit code 0 only if all of that holds.
  *
  * Reuses the integration-test harness (test/helpers/mariadb.ts, proxy.ts, transpiled on the fly
- * like test/fixtures/capture.js does) and the bench client (dist/bench/mysql-client.js).
+ * like test/fixtures/capture.js does) and the bench client (dist/client/mysql-client.js).
  */
 'use strict';
 
@@ -43,7 +43,7 @@ require(path.join(ROOT, 'test', 'helpers', 'register-typescript.js'));
 const { startMariaDb, TEST_USERS } = require(path.join(ROOT, 'test', 'helpers', 'mariadb.ts'));
 const { startProxy } = require(path.join(ROOT, 'test', 'helpers', 'proxy.ts'));
 const { readPacketOrClose } = require(path.join(ROOT, 'test', 'helpers', 'clients.ts'));
-const { MysqlConnection } = require(path.join(ROOT, 'dist', 'bench', 'mysql-client.js'));
+const { MysqlConnection } = require(path.join(ROOT, 'dist', 'client', 'mysql-client.js'));
 const { encodeHandshakeResponse, encodePacket } = require(path.join(ROOT, 'dist', 'protocol', 'index.js'));
 
 // ---- arguments ---------------------------------------------------------------------------------

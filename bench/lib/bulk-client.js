@@ -1,7 +1,7 @@
 'use strict';
 /**
  * Reads one big result set over MySQL TLS as fast as the socket delivers it: logs in with the
- * project's raw client (dist/bench/mysql-client.js), then sends COM_QUERY itself and only walks
+ * project's raw client (dist/client/mysql-client.js), then sends COM_QUERY itself and only walks
  * packet headers (no row decoding), so the client costs as little as possible per byte.
  *
  *   node bench/lib/bulk-client.js --port P --ca CA --sql 'SELECT ...'   -> one JSON line
@@ -9,7 +9,8 @@
 const fs = require('node:fs');
 const tls = require('node:tls');
 const path = require('node:path');
-const { connectMysql } = require(path.join(__dirname, '..', '..', 'dist', 'bench', 'mysql-client.js'));
+const { connectMysql } = require(path.join(__dirname, '..', '..', 'dist', 'client', 'mysql-client.js'));
+const { encodeComQuery, encodePacket } = require(path.join(__dirname, '..', '..', 'dist', 'protocol', 'index.js'));
 
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
@@ -30,10 +31,6 @@ async function main() {
     rejectUnauthorized: true, timeoutMs: 60_000 });
   const socket = conn.tlsSocket;
   socket.removeAllListeners('data');
-  const payload = Buffer.concat([Buffer.from([0x03]), Buffer.from(sql, 'utf8')]);
-  const header = Buffer.alloc(4);
-  header.writeUIntLE(payload.length, 0, 3);
-  header[3] = 0;
 
   const result = await new Promise((resolve, reject) => {
     let bytes = 0;
@@ -81,7 +78,7 @@ async function main() {
       }
     });
     socket.once('error', finish);
-    socket.write(Buffer.concat([header, payload]));
+    socket.write(encodePacket(encodeComQuery(sql), 0));
   });
   conn.destroy();
   console.log(JSON.stringify({ ...result, mb_s: result.bytes / 1e6 / result.seconds, tls: conn.tlsVersion, cipher: conn.cipher }));

@@ -12,7 +12,7 @@
 const fs = require('node:fs');
 const tls = require('node:tls');
 const path = require('node:path');
-const { connectMysql } = require(path.join(__dirname, '..', '..', 'dist', 'bench', 'mysql-client.js'));
+const { connectMysql } = require(path.join(__dirname, '..', '..', 'dist', 'client', 'mysql-client.js'));
 
 function arg(name) {
   const i = process.argv.indexOf(`--${name}`);

@@ -1,6 +1,6 @@
 /**
  * `mysql-tls-proxy bench`: a MySQL TLS handshake load tester for any MySQL-protocol endpoint
- * (the proxy, MySQL, MariaDB, TiDB). See src/bench/.
+ * (the proxy, MySQL, MariaDB, TiDB). See src/loadgen/.
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -10,15 +10,31 @@ import { addFlags } from './flag-options';
 import type { Argv, CommandModule } from 'yargs';
 import { ConfigError } from '../core/errors';
 import { parseHostPort } from '../config/host-port';
-import type { BenchMode } from '../bench/load';
-import { benchJson, benchText, progressLine } from '../bench/report';
-import { planShares, startBench, type BenchPlan } from '../bench/run';
+import type { BenchMode } from '../loadgen/load';
+import type { Phase } from '../loadgen/phases';
+import {
+  benchJson,
+  benchText,
+  intervalJson,
+  intervalLine,
+  progressLine,
+  type IntervalJson,
+} from '../loadgen/report';
+import { planShares, startBench, type BenchPlan } from '../loadgen/run';
+import {
+  checkMeasurable,
+  evaluateThresholds,
+  parseMaxErrorRate,
+  parseMaxP99,
+  thresholdFailure,
+  type Thresholds,
+} from '../loadgen/thresholds';
 import { usageError } from './usage-error';
 
 export interface BenchArgs {
   target?: string;
   user?: string;
-  password: string;
+  password?: string;
   database?: string;
   ca?: string;
   'server-name'?: string;
@@ -33,6 +49,17 @@ export interface BenchArgs {
   workers: number;
   timeout: number;
   json: boolean;
+  warmup?: number;
+  'report-interval'?: number;
+  'max-error-rate'?: string;
+  'max-p99-ms'?: string[];
+}
+
+/** The load plus what the command does around it (warmup is in the plan, as each thread runs it). */
+export interface BenchCommandPlan extends BenchPlan {
+  thresholds: Thresholds;
+  /** Seconds between interval lines. */
+  reportIntervalS?: number;
 }
 
 const DEFAULT_DURATION_S = 10;
@@ -58,8 +85,8 @@ export const BENCH_FLAGS: readonly FlagSpec[] = [
     name: 'password',
     commands: ['bench'],
     type: 'string',
-    default: '',
-    describe: 'Password',
+    describe:
+      'Password (default: $MYSQL_PWD, or $MTP_PASSWORD; either keeps it out of `ps`, unlike this flag)',
     group: 'Target:',
   },
   {
@@ -165,8 +192,40 @@ export const BENCH_FLAGS: readonly FlagSpec[] = [
     commands: ['bench'],
     type: 'boolean',
     default: false,
-    describe: 'Print one JSON object',
+    describe:
+      'Print one JSON object (connections, errors, rate, p50_ms, p99_ms, phases, cpu_us_per_connection, thresholds, ...)',
     group: 'Output:',
+  },
+  {
+    name: 'warmup',
+    commands: ['bench'],
+    type: 'number',
+    describe:
+      'Seconds of the same load first, counted nowhere (results, thresholds, CPU); the measured run starts when they are done',
+    group: 'Load:',
+  },
+  {
+    name: 'report-interval',
+    commands: ['bench'],
+    type: 'number',
+    describe:
+      'Every N seconds print a line to stdout (terminal or not): rate, errors, p50/p99 ms per phase; with --json one JSON object per line before the summary',
+    group: 'Output:',
+  },
+  {
+    name: 'max-error-rate',
+    commands: ['bench'],
+    type: 'string',
+    describe: 'Exit 1 if errors / attempts is above this: a fraction (0.01) or a percentage (1%)',
+    group: 'Thresholds (exit 1, reason on stderr):',
+  },
+  {
+    name: 'max-p99-ms',
+    commands: ['bench'],
+    type: 'list',
+    describe:
+      "Exit 1 if a phase's p99 is above MS: PHASE=MS[,PHASE=MS...], repeatable; phases connect, greeting, tls, auth, query, total; a bare number is total",
+    group: 'Thresholds (exit 1, reason on stderr):',
   },
 ];
 
@@ -175,9 +234,9 @@ function builder(yargs: Argv): Argv<BenchArgs> {
     .usage(
       '$0 bench --target HOST:PORT --user U --password P [options]\n\n' +
         'Open MySQL connections over TLS as fast as possible (closed loop) or at a fixed rate (open loop) ' +
-        'and report connections/s, latency percentiles, TLS versions and ciphers, and errors by kind.',
+        'and report connections/s, latency percentiles per phase (connect = TCP, greeting, tls, auth, query with --query, total), ' +
+        'TLS versions and ciphers, client CPU per connection, and errors by kind.',
     )
-
     .example(
       '$0 bench --target 127.0.0.1:4000 --user app --password secret --ca certs/ca.pem --duration 10',
       'closed loop, 10 connections in flight, for 10 s',
@@ -185,6 +244,10 @@ function builder(yargs: Argv): Argv<BenchArgs> {
     .example(
       '$0 bench --target 127.0.0.1:4000 --user app --password secret --rate 500 --duration 30 --json',
       '500 new connections per second for 30 s, one JSON object',
+    )
+    .example(
+      'MYSQL_PWD=secret $0 bench --target 127.0.0.1:4000 --user app --warmup 5 --duration 60 --report-interval 10 --max-error-rate 0.1% --max-p99-ms tls=5,total=20',
+      'CI: 5 s warmup, a line every 10 s, exit 1 if more than 0.1 % fail or a p99 is over its limit',
     ) as unknown as Argv<BenchArgs>;
 }
 
@@ -202,7 +265,16 @@ function positiveNumber(value: number | undefined, flag: string): number | undef
   return value;
 }
 
-export function benchPlan(args: BenchArgs): BenchPlan {
+/** The phases a run measures, so a threshold on another one is refused rather than never crossed. */
+export function measuredPhases(mode: BenchMode, query: string | undefined): Phase[] {
+  const phases: Phase[] = ['connect', 'greeting', 'tls'];
+  if (mode === 'full') phases.push('auth');
+  if (mode === 'full' && query !== undefined) phases.push('query');
+  phases.push('total');
+  return phases;
+}
+
+export function benchPlan(args: BenchArgs, env: NodeJS.ProcessEnv = process.env): BenchCommandPlan {
   if (!args.target) throw new ConfigError('--target HOST:PORT is required');
   const { host, port } = parseHostPort(args.target, '--target');
   if (port === 0) throw new ConfigError('--target: port 0 is not a server port');
@@ -220,6 +292,13 @@ export function benchPlan(args: BenchArgs): BenchPlan {
   let workers = positiveInteger(args.workers, '--workers', 0) ?? 1;
   if (workers === 0) workers = os.availableParallelism();
   const timeoutMs = positiveInteger(args.timeout, '--timeout') ?? 10_000;
+  const warmupS = args.warmup === 0 ? undefined : positiveNumber(args.warmup, '--warmup');
+  const reportIntervalS = positiveNumber(args['report-interval'], '--report-interval');
+  const thresholds: Thresholds = {
+    maxErrorRate: parseMaxErrorRate(args['max-error-rate']),
+    maxP99Ms: parseMaxP99(args['max-p99-ms']),
+  };
+  checkMeasurable(thresholds, measuredPhases(mode, args.query));
   let ca: string | undefined;
   if (args.ca !== undefined) {
     try {
@@ -232,7 +311,8 @@ export function benchPlan(args: BenchArgs): BenchPlan {
     host,
     port,
     user: args.user ?? '',
-    password: args.password ?? '',
+    // MYSQL_PWD as the mysql client reads it; --password (or MTP_PASSWORD) wins.
+    password: args.password ?? env.MYSQL_PWD ?? '',
     database: args.database,
     ca,
     serverName: args['server-name'],
@@ -246,19 +326,22 @@ export function benchPlan(args: BenchArgs): BenchPlan {
     connections,
     timeoutMs,
     workers,
+    warmupMs: warmupS === undefined ? undefined : warmupS * 1000,
+    intervals: reportIntervalS !== undefined,
+    thresholds,
+    reportIntervalS,
   };
 }
 
 async function handler(args: BenchArgs): Promise<void> {
-  let plan: BenchPlan;
+  let commandPlan: BenchCommandPlan;
   try {
-    plan = benchPlan(args);
+    commandPlan = benchPlan(args);
   } catch (error) {
     if (error instanceof ConfigError) return usageError(error.message);
     throw error;
   }
-  const cpuBefore = process.cpuUsage();
-  const started = performance.now();
+  const { thresholds, reportIntervalS, ...plan } = commandPlan;
   const run = startBench(plan);
 
   let stopping = false;
@@ -269,11 +352,53 @@ async function handler(args: BenchArgs): Promise<void> {
   };
   process.on('SIGINT', onSigint);
 
+  // Everything below counts from the end of the warmup.
+  let measuring = false;
+  let cpuBefore = process.cpuUsage();
+  let started = performance.now();
+  void run.measuring.then(() => {
+    measuring = true;
+    cpuBefore = process.cpuUsage();
+    started = performance.now();
+    if (reportIntervalS !== undefined) scheduleInterval();
+  });
+
+  const intervals: IntervalJson[] = [];
+  let lastIntervalAt = 0;
+  const printInterval = async (final: boolean): Promise<void> => {
+    const samples = await run.interval();
+    const now = performance.now();
+    const elapsedS = (now - started) / 1000;
+    const intervalS = (now - started) / 1000 - lastIntervalAt;
+    lastIntervalAt = elapsedS;
+    const interval = intervalJson(samples, elapsedS, intervalS);
+    // The tail after the last full interval only when it did something: a connection attempted in
+    // the last full interval may complete in the tail, so attempts alone would lose it.
+    if (final && interval.attempts + interval.connections + interval.errors === 0) return;
+    intervals.push(interval);
+    process.stdout.write(args.json ? JSON.stringify(interval) + '\n' : intervalLine(interval) + '\n');
+  };
+  let intervalTimer: NodeJS.Timeout | undefined;
+  let intervalDone: Promise<void> = Promise.resolve();
+  let finished = false;
+  function scheduleInterval(): void {
+    const next = started + (intervals.length + 1) * reportIntervalS! * 1000;
+    intervalTimer = setTimeout(
+      () => {
+        intervalDone = printInterval(false).then(() => {
+          if (!finished) scheduleInterval();
+        });
+      },
+      Math.max(0, next - performance.now()),
+    );
+  }
+
   let ticker: NodeJS.Timeout | undefined;
-  if (process.stdout.isTTY) {
+  if (process.stdout.isTTY && reportIntervalS === undefined) {
     let last = { at: started, connections: 0 };
     let rate = 0;
     ticker = setInterval(() => {
+      if (!measuring) return;
       const now = performance.now();
       const progress = run.progress();
       rate = ((progress.connections - last.connections) * 1000) / Math.max(1, now - last.at);
@@ -289,6 +414,22 @@ async function handler(args: BenchArgs): Promise<void> {
   try {
     const result = await run.result;
     const cpu = process.cpuUsage(cpuBefore);
+    finished = true;
+    if (intervalTimer) clearTimeout(intervalTimer);
+    await intervalDone;
+    if (reportIntervalS !== undefined && measuring) await printInterval(true);
+    if (ticker) process.stderr.write('\r\x1b[K');
+    const phaseP99 = Object.fromEntries(
+      [...Object.entries(result.phases.byPhase)].map(([phase, h]) => [
+        phase,
+        Math.round(h.percentile(99)) / 1000,
+      ]),
+    );
+    const checked = evaluateThresholds(thresholds, {
+      attempts: result.attempts,
+      errors: result.errors,
+      p99Ms: phaseP99,
+    });
     const json = benchJson(result, {
       target: args.target!,
       mode: plan.mode,
@@ -302,12 +443,23 @@ async function handler(args: BenchArgs): Promise<void> {
       verified: plan.ca !== undefined,
       tlsVersion: plan.tlsVersion,
       cpuS: (cpu.user + cpu.system) / 1e6,
+      warmupS: plan.warmupMs === undefined ? undefined : plan.warmupMs / 1000,
+      reportIntervalS,
+      intervals,
+      thresholds: checked,
     });
-    if (ticker) process.stderr.write('\r\x1b[K');
     process.stdout.write(args.json ? JSON.stringify(json) + '\n' : benchText(json));
-    // A run in which not a single connection succeeded is a failure; errors under load are results.
+    // A run in which not a single connection succeeded is a failure; errors under load are results
+    // unless --max-error-rate says otherwise.
     if (json.connections === 0) process.exitCode = 1;
+    const failure = thresholdFailure(checked);
+    if (failure) {
+      process.stderr.write(failure + '\n');
+      process.exitCode = 1;
+    }
   } finally {
+    finished = true;
+    if (intervalTimer) clearTimeout(intervalTimer);
     if (ticker) clearInterval(ticker);
     process.off('SIGINT', onSigint);
   }

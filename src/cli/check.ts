@@ -8,7 +8,7 @@ import { addFlags } from './flag-options';
 import type { Argv, CommandModule } from 'yargs';
 import { ConfigError } from '../core/errors';
 import { parseHostPort } from '../config/host-port';
-import { checkEndpoint, checkText, type CheckOptions } from '../bench/tls-probe';
+import { checkEndpoint, checkText, type CheckOptions } from '../probe/tls-probe';
 import { usageError } from './usage-error';
 
 export interface CheckArgs {

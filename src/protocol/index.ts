@@ -7,3 +7,5 @@ export * from './handshake-response';
 export * from './err-packet';
 export * from './auth-packets';
 export * from './errors';
+export * from './commands';
+export * from './ok-packet';

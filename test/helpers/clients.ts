@@ -3,6 +3,7 @@ import { execFile } from 'child_process';
 import * as net from 'net';
 import * as tls from 'tls';
 import { Duplex } from 'stream';
+import { encodePacket, encodeSslRequest, PacketReader } from '../../src/protocol';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 export const mysql = require('mysql2/promise');
@@ -79,7 +80,8 @@ export function readPacketOrClose(
   timeoutMs = 5_000,
 ): Promise<RawPacket | undefined> {
   return new Promise((resolve, reject) => {
-    let buffer = Buffer.alloc(0);
+    // Large enough for any packet (tests read 200 kB results through here).
+    const reader = new PacketReader(0xffffff);
     const timer = setTimeout(() => {
       const error = Object.assign(new Error(`ETIMEDOUT: no packet within ${timeoutMs} ms`), {
         code: 'ETIMEDOUT',
@@ -87,16 +89,13 @@ export function readPacketOrClose(
       finish(error);
     }, timeoutMs);
     const onData = (chunk: Buffer) => {
-      buffer = Buffer.concat([buffer, chunk]);
-      if (buffer.length >= 4) {
-        const length = buffer.readUIntLE(0, 3);
-        if (buffer.length >= 4 + length) {
-          const rest = buffer.subarray(4 + length);
-          // Detach first: unshift() on a flowing stream re-emits 'data' synchronously.
-          finish(undefined, { seq: buffer[3], payload: buffer.subarray(4, 4 + length) });
-          if (rest.length > 0) socket.unshift(rest);
-        }
-      }
+      reader.push(chunk);
+      const packet = reader.read();
+      if (!packet) return;
+      const rest = reader.drain();
+      // Detach first: unshift() on a flowing stream re-emits 'data' synchronously.
+      finish(undefined, { seq: packet.sequenceId, payload: packet.payload });
+      if (rest.length > 0) socket.unshift(rest);
     };
     const onClose = () => finish(undefined, undefined);
     const finish = (error?: Error, packet?: RawPacket) => {
@@ -136,13 +135,16 @@ export function closed(socket: net.Socket, timeoutMs = 5_000): Promise<void> {
   });
 }
 
-export const SSL_REQUEST = (() => {
-  const payload = Buffer.alloc(32);
-  payload.writeUInt32LE(0x000aa285 | 0x800, 0); // PROTOCOL_41, SECURE_CONNECTION, PLUGIN_AUTH, ... + SSL
-  payload.writeUInt32LE(1 << 24, 4);
-  payload[8] = 45;
-  return Buffer.concat([Buffer.from([32, 0, 0, 1]), payload]);
-})();
+/** An SSLRequest packet (sequence id 1) offering PROTOCOL_41, SECURE_CONNECTION, PLUGIN_AUTH, ... + SSL. */
+export const SSL_REQUEST = encodePacket(
+  encodeSslRequest({
+    capabilities: 0x000aa285 | 0x800,
+    maxPacketSize: 1 << 24,
+    characterSet: 45,
+    filler: Buffer.alloc(23),
+  }),
+  1,
+);
 
 /**
  * Starts TLS over a raw socket that has just sent nothing after the greeting, writing the

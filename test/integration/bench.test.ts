@@ -265,6 +265,139 @@ describe('against the proxy', () => {
   });
 });
 
+describe('load testers keep it', () => {
+  const target = (): string[] => ['--target', `127.0.0.1:${proxy.port}`, '--user', user];
+
+  it('times every phase, takes the password from MYSQL_PWD and reports client CPU per connection', async () => {
+    const run = await bench([...target(), '--connections', '40', '--query', 'SELECT 1', '--json'], {
+      MYSQL_PWD: password,
+    });
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.json).toMatchObject({ connections: 40, errors: 0, passed: true });
+    for (const phase of ['connect', 'greeting', 'tls', 'auth', 'query', 'total']) {
+      expect(run.json.phases[phase].count).toBe(40);
+      expect(run.json.phases[phase].p99_ms).toBeGreaterThanOrEqual(run.json.phases[phase].p50_ms);
+    }
+    expect(run.json.phases.total.p50_ms).toBe(run.json.p50_ms);
+    expect(run.json.phases.tls.p50_ms).toBeLessThan(run.json.phases.total.p50_ms);
+    expect(run.json.cpu_us_per_connection).toBeGreaterThan(0);
+    expect(run.json.cpu_us_per_connection).toBeCloseTo((run.json.cpu_s * 1e6) / 40, -2);
+    // without MYSQL_PWD the same login fails: the password really came from the environment
+    const denied = await bench([...target(), '--connections', '2', '--json']);
+    expect(denied.json.error_details[0].code).toBe(1045);
+  });
+
+  it('prints --report-interval lines to a pipe, then the summary with a phase table', async () => {
+    const run = await bench(
+      [...target(), '--duration', '2.5', '--concurrency', '2', '--report-interval', '1'],
+      {
+        MYSQL_PWD: password,
+      },
+    );
+    expect(run.code).toBe(0);
+    const lines = run.stdout.split('\n').filter((l) => /^\[\s*[\d.]+s\]/.test(l));
+    // 1 s, 2 s, and the half second after
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    expect(lines.length).toBeLessThanOrEqual(3);
+    expect(lines[0]).toMatch(
+      /^\[\s+1\.\ds\] [\d.]+\/s ok {2}0 errors {2}p50\/p99 ms {2}connect [\d.]+\/[\d.]+ {2}greeting [\d.]+\/[\d.]+ {2}tls [\d.]+\/[\d.]+ {2}auth [\d.]+\/[\d.]+ {2}total [\d.]+\/[\d.]+$/,
+    );
+    expect(run.stdout.indexOf(lines[0])).toBeLessThan(run.stdout.indexOf('connections   '));
+    expect(run.stdout).toMatch(/^ {2}tls +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ +\d+$/m);
+    expect(run.stdout).toMatch(/client CPU +[\d.]+ s, [\d.]+ µs per connection/);
+  });
+
+  it('--json with --report-interval: one object per interval, then the summary carrying them', async () => {
+    const run = await bench(
+      [
+        ...target(),
+        '--duration',
+        '2',
+        '--workers',
+        '2',
+        '--concurrency',
+        '2',
+        '--report-interval',
+        '0.5',
+        '--json',
+      ],
+      { MYSQL_PWD: password },
+    );
+    expect(run.code).toBe(0);
+    const objects = run.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    const summary = objects.pop();
+    expect(objects.length).toBeGreaterThanOrEqual(3);
+    expect(objects.every((o) => o.type === 'interval' && o.phases.tls.count > 0)).toBe(true);
+    expect(summary.intervals).toEqual(objects);
+    // every measured connection is in exactly one interval, over both workers
+    expect(objects.reduce((n, o) => n + o.connections, 0)).toBe(summary.connections);
+  });
+
+  it('--warmup connections are not counted', async () => {
+    const handshakes = await proxy.metric('tls_handshakes_total', { version: 'TLSv1.3' });
+    const run = await bench([...target(), '--warmup', '1', '--connections', '30', '--json'], {
+      MYSQL_PWD: password,
+    });
+    expect(run.code).toBe(0);
+    expect(run.json.warmup.connections).toBeGreaterThan(0);
+    expect(run.json).toMatchObject({ warmup_s: 1, attempts: 30, connections: 30 });
+    expect(run.json.phases.total.count).toBe(30);
+    expect(run.json.elapsed_s).toBeLessThan(1.5 + run.json.phases.total.max_ms / 1000);
+    // the proxy saw both: the warmup's and the measured connections
+    expect(
+      await metricReaches(
+        'tls_handshakes_total',
+        { version: 'TLSv1.3' },
+        handshakes + 30 + run.json.warmup.connections,
+      ),
+    ).toBe(handshakes + 30 + run.json.warmup.connections);
+  });
+
+  it('exits 1 with one line naming the threshold and the measured value when a p99 is crossed', async () => {
+    const run = await bench([...target(), '--connections', '20', '--max-p99-ms', 'tls=0.001,total=60000'], {
+      MYSQL_PWD: password,
+    });
+    expect(run.code).toBe(1);
+    const stderr = run.stderr.trim().split('\n');
+    expect(stderr).toHaveLength(1);
+    expect(stderr[0]).toMatch(/^bench: threshold crossed: p99 tls [\d.]+ ms > --max-p99-ms tls=0\.001$/);
+    expect(run.stdout).toMatch(/threshold +CROSSED +--max-p99-ms tls=0\.001 \(measured [\d.]+ ms\)/);
+    expect(run.stdout).toMatch(/threshold +ok +--max-p99-ms total=60000/);
+  });
+
+  it('passes under its thresholds and fails on the error rate', async () => {
+    const ok = await bench(
+      [
+        ...target(),
+        '--connections',
+        '20',
+        '--max-p99-ms',
+        'total=60000',
+        '--max-p99-ms',
+        'auth=60000',
+        '--max-error-rate',
+        '0',
+        '--json',
+      ],
+      { MYSQL_PWD: password },
+    );
+    expect(ok.code).toBe(0);
+    expect(ok.stderr).toBe('');
+    expect(ok.json.passed).toBe(true);
+    expect(ok.json.thresholds).toHaveLength(3);
+    const bad = await bench([...target(), '--connections', '4', '--max-error-rate', '10%', '--json'], {
+      MYSQL_PWD: 'wrong',
+    });
+    expect(bad.code).toBe(1);
+    expect(bad.json.passed).toBe(false);
+    expect(bad.stderr.trim()).toBe('bench: threshold crossed: error rate 100% > --max-error-rate 10%');
+  });
+});
+
 describe('error kinds', () => {
   it('backend stopped behind the proxy: mysql_err 2003; nothing listening: refused', async () => {
     const deadPort = await freePort();
@@ -369,6 +502,8 @@ describe('usage', () => {
     [['--user', 'x'], /--target/],
     [['--target', '127.0.0.1:1', '--user', 'x', '--duration', '1', '--connections', '2'], /either/],
     [['--target', '127.0.0.1:1', '--user', 'x', '--tls-version', 'TLSv1.1'], /tls-version/],
+    [['--target', '127.0.0.1:1', '--user', 'x', '--max-p99-ms', 'query=5'], /does not measure query/],
+    [['--target', '127.0.0.1:1', '--user', 'x', '--max-p99-ms', 'tls=fast'], /--max-p99-ms tls/],
   ])('exits 2 with one line for %p', async (args, message) => {
     const run = await bench(args as string[]);
     expect(run.code).toBe(2);

@@ -10,7 +10,7 @@ import * as path from 'path';
 import { generateDevCertificates, type GeneratedPem } from '../../src/tls/dev-certs';
 import { startMariaDb, type MariaDbServer } from '../helpers/mariadb';
 import { CLI, startProxy, type ProxyProcess } from '../helpers/proxy';
-import { startFakeServer, type FakeServer } from '../unit/bench/fake-mysql-server';
+import { startFakeServer, type FakeServer } from '../helpers/fake-mysql-server';
 
 let db: MariaDbServer;
 let proxy: ProxyProcess;

@@ -5,7 +5,7 @@
  */
 import { promises as fs } from 'fs';
 import * as tls from 'tls';
-import { MysqlConnection } from '../../src/bench/mysql-client';
+import { MysqlConnection } from '../../src/client/mysql-client';
 import { startMariaDb, TEST_USERS, type MariaDbServer } from '../helpers/mariadb';
 import { run } from '../helpers/clients';
 import { CLI, startProxy, type ProxyProcess } from '../helpers/proxy';

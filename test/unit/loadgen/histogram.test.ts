@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { bucketIndex, bucketRange, Histogram } from '../../../src/bench/histogram';
+import { bucketIndex, bucketRange, Histogram } from '../../../src/loadgen/histogram';
 
 describe('bucket layout', () => {
   it('is exact below 2048 and within 1/1024 above, up to 2^32-1', () => {

@@ -9,11 +9,13 @@ import {
   LoadRunner,
   mergeResults,
   splitEvenly,
+  type IntervalSample,
   type LoadConfig,
   type LoadProgress,
   type LoadResult,
+  type MergedResult,
 } from './load';
-import type { WorkerMessage } from './worker';
+import type { WorkerMessage, WorkerRequest } from './worker';
 
 export interface BenchPlan extends Omit<LoadConfig, 'phaseMs' | 'connections'> {
   /** Total attempts over all workers (instead of durationMs). */
@@ -24,11 +26,18 @@ export interface BenchPlan extends Omit<LoadConfig, 'phaseMs' | 'connections'> {
 }
 
 export interface BenchRun {
-  /** Live totals over all workers. */
+  /** Live totals over all workers (the measured run only). */
   progress(): LoadProgress;
+  /** Resolves when every thread has finished its warmup and started the measured run. */
+  measuring: Promise<void>;
+  /**
+   * Every thread's sample since the previous call (plan.intervals must be set). A thread that has
+   * finished contributes what it did since the previous call, once.
+   */
+  interval(): Promise<IntervalSample[]>;
   /** No new attempts; in-flight ones finish. */
   stop(): void;
-  result: Promise<ReturnType<typeof mergeResults>>;
+  result: Promise<MergedResult>;
 }
 
 /** The per-thread configs; a thread that would get no concurrency or no budget is left out. */
@@ -54,34 +63,62 @@ export function startBench(plan: BenchPlan): BenchRun {
   const shares = planShares(plan);
   if (shares.length === 1) {
     const runner = new LoadRunner(shares[0]);
+    const measuring = new Promise<void>((resolve) => (runner.onMeasuring = resolve));
     return {
       progress: () => ({ ...runner.progress }),
+      measuring,
+      interval: () => Promise.resolve([runner.takeInterval()]),
       stop: () => runner.stop(),
       result: runner.run().then((result) => mergeResults([result])),
     };
   }
   const live: LoadProgress[] = shares.map(() => ({ attempts: 0, connections: 0, errors: 0 }));
   const workers: Worker[] = [];
+  const finished: boolean[] = shares.map(() => false);
+  /** Samples received and not yet handed out by interval(). */
+  const pending: IntervalSample[][] = shares.map(() => []);
+  /** Per worker: resolves the outstanding interval request. */
+  const answered: Array<(() => void) | undefined> = shares.map(() => undefined);
+  const measuringFlags: Array<() => void> = [];
+  const measuring = Promise.all(
+    shares.map((_, i) => new Promise<void>((resolve) => (measuringFlags[i] = resolve))),
+  ).then(() => undefined);
   const results = shares.map(
     (share, i) =>
       new Promise<LoadResult>((resolve, reject) => {
         const worker = new Worker(path.join(__dirname, 'worker.js'), { workerData: share });
         workers.push(worker);
-        let done = false;
+        const settle = (): void => {
+          finished[i] = true;
+          measuringFlags[i]();
+          answered[i]?.();
+          answered[i] = undefined;
+        };
         worker.on('message', (message: WorkerMessage) => {
           if (message.type === 'progress') live[i] = message;
-          else if (message.type === 'result') {
-            done = true;
+          else if (message.type === 'measuring') measuringFlags[i]();
+          else if (message.type === 'interval') {
+            pending[i].push(message.sample);
+            answered[i]?.();
+            answered[i] = undefined;
+          } else if (message.type === 'result') {
             live[i] = message.result;
+            pending[i].push(message.lastInterval);
+            settle();
             resolve(message.result);
           } else {
-            done = true;
+            settle();
             reject(new Error(`bench worker ${i} failed: ${message.message}`));
           }
         });
-        worker.on('error', reject);
+        worker.on('error', (error) => {
+          settle();
+          reject(error);
+        });
         worker.on('exit', (code) => {
-          if (!done) reject(new Error(`bench worker ${i} exited with code ${code} before reporting`));
+          const wasFinished = finished[i];
+          settle();
+          if (!wasFinished) reject(new Error(`bench worker ${i} exited with code ${code} before reporting`));
         });
       }),
   );
@@ -95,7 +132,20 @@ export function startBench(plan: BenchPlan): BenchRun {
         }),
         { attempts: 0, connections: 0, errors: 0 },
       ),
-    stop: () => workers.forEach((worker) => worker.postMessage('stop')),
+    measuring,
+    interval: async () => {
+      await Promise.all(
+        workers.map((worker, i) => {
+          if (finished[i]) return undefined;
+          return new Promise<void>((resolve) => {
+            answered[i] = resolve;
+            worker.postMessage('interval' satisfies WorkerRequest);
+          });
+        }),
+      );
+      return pending.flatMap((samples, i) => pending[i].splice(0, samples.length));
+    },
+    stop: () => workers.forEach((worker) => worker.postMessage('stop' satisfies WorkerRequest)),
     result: Promise.all(results).then(mergeResults),
   };
 }

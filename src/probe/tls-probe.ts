@@ -7,14 +7,23 @@
 import { X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
-import { Capability, hasCapability, isErrPacket, parseErrPacket, parseGreeting } from '../protocol';
+import {
+  Capability,
+  hasCapability,
+  isErrPacket,
+  PacketReader,
+  parseErrPacket,
+  parseGreeting,
+} from '../protocol';
 import { describeCertificate } from '../tls/cert-files';
-import { classifyError, MysqlClientError } from './errors';
-import { MysqlConnection } from './mysql-client';
+import { classifyError, MysqlClientError } from '../client/errors';
+import { MysqlConnection } from '../client/mysql-client';
 
 export const PROBED_VERSIONS = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const;
 export type ProbedVersion = (typeof PROBED_VERSIONS)[number];
 const WEAK_VERSIONS: ReadonlyArray<ProbedVersion> = ['TLSv1', 'TLSv1.1'];
+/** A greeting (or ERR) is a few hundred bytes; a longer announced packet is not MySQL talking. */
+const GREETING_MAX_PAYLOAD = 64 * 1024;
 
 export interface VersionProbe {
   version: ProbedVersion;
@@ -144,7 +153,7 @@ function probePlaintext(
 ): Promise<Pick<CheckReport, 'greeting' | 'refusedWith' | 'plaintext'>> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: options.host, port: options.port });
-    let buffer = Buffer.alloc(0);
+    const reader = new PacketReader(GREETING_MAX_PAYLOAD);
     const timer = setTimeout(
       () => finish(new Error(`no greeting within ${options.timeoutMs ?? 5000} ms`)),
       options.timeoutMs ?? 5000,
@@ -183,10 +192,14 @@ function probePlaintext(
       }
     };
     socket.on('data', (chunk: Buffer) => {
-      buffer = Buffer.concat([buffer, chunk]);
-      if (buffer.length >= 4 && buffer.length >= 4 + buffer.readUIntLE(0, 3)) {
-        finish(undefined, buffer.subarray(4, 4 + buffer.readUIntLE(0, 3)));
+      reader.push(chunk);
+      let packet;
+      try {
+        packet = reader.read();
+      } catch (error) {
+        return finish(new Error(`not a MySQL greeting: ${(error as Error).message}`));
       }
+      if (packet) finish(undefined, packet.payload);
     });
     socket.on('error', (error) => finish(error));
     socket.on('end', () => finish(new Error('the server closed the connection before greeting')));

@@ -7,7 +7,14 @@
 import { createHash } from 'crypto';
 import * as net from 'net';
 import * as tls from 'tls';
-import { Capability, encodeGreeting, encodePacket, PacketReader } from '../../../src/protocol';
+import {
+  Capability,
+  encodeGreeting,
+  encodeOkPacket,
+  encodePacket,
+  PacketReader,
+  parseCommand,
+} from '../../src/protocol';
 
 export type LoginBehaviour =
   | 'native' // mysql_native_password in the greeting, accepted directly
@@ -109,7 +116,7 @@ export async function startFakeServer(options: FakeServerOptions): Promise<FakeS
         for (let packet = reader.read(); packet; packet = reader.read()) {
           const { payload, sequenceId } = packet;
           const reply = (body: Buffer) => secure.write(encodePacket(body, sequenceId + 1));
-          const ok = Buffer.from([0, 0, 0, 2, 0, 0, 0]);
+          const ok = encodeOkPacket();
           if (step === 0) {
             step = 1;
             deprecateEof = (payload.readUInt32LE(0) & Capability.DEPRECATE_EOF) !== 0;
@@ -172,7 +179,7 @@ export async function startFakeServer(options: FakeServerOptions): Promise<FakeS
             }
             events.push('login-ok');
             reply(ok);
-          } else if (payload[0] === 0x03) {
+          } else if (parseCommand(payload).command === 'query') {
             events.push('query');
             const lenenc = (s: string) =>
               Buffer.concat([Buffer.from([Buffer.byteLength(s)]), Buffer.from(s)]);
@@ -185,14 +192,12 @@ export async function startFakeServer(options: FakeServerOptions): Promise<FakeS
               lenenc(''),
               Buffer.from([0x0c, 45, 0, 11, 0, 0, 0, 3, 0, 0, 0, 0]),
             ]);
-            const packets = [Buffer.from([1]), column];
+            const packets: Buffer[] = [Buffer.from([1]), column];
             if (!deprecateEof) packets.push(Buffer.from([0xfe, 0, 0, 2, 0]));
             packets.push(Buffer.concat([lenenc('42')]), Buffer.from([0xfb]));
-            packets.push(
-              deprecateEof ? Buffer.from([0xfe, 0, 0, 2, 0, 0, 0]) : Buffer.from([0xfe, 0, 0, 2, 0]),
-            );
+            packets.push(deprecateEof ? encodeOkPacket({}, true) : Buffer.from([0xfe, 0, 0, 2, 0]));
             secure.write(Buffer.concat(packets.map((p, i) => encodePacket(p, i + 1))));
-          } else if (payload[0] === 0x01) {
+          } else if (parseCommand(payload).command === 'quit') {
             events.push('quit');
             secure.end();
           }

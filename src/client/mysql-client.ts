@@ -14,10 +14,13 @@
  */
 import { createHash } from 'node:crypto';
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
 import {
   Capability,
   classifyServerAuthPacket,
+  COM_QUIT_PACKET,
+  encodeComQuery,
   encodeHandshakeResponse,
   encodePacket,
   encodeSslRequest,
@@ -25,8 +28,10 @@ import {
   isErrPacket,
   parseErrPacket,
   parseGreeting,
+  parseOkPacket,
   PacketReader,
   PayloadReader,
+  SERVER_MORE_RESULTS_EXISTS,
   type Greeting,
   type Packet,
 } from '../protocol';
@@ -61,6 +66,23 @@ export interface MysqlConnectOptions {
   localAddress?: string;
 }
 
+/**
+ * performance.now() when each step of the connection phase completed; 0 for a step not reached
+ * (tls without TLS, auth with stopAfterTls). Load tools turn these into per-phase latencies.
+ */
+export interface ConnectMarks {
+  /** The TCP connect was started. */
+  start: number;
+  /** TCP established. */
+  connected: number;
+  /** The greeting was read. */
+  greeting: number;
+  /** The TLS handshake finished. */
+  tls: number;
+  /** The login's OK was read. */
+  auth: number;
+}
+
 export interface QueryResult {
   /** Column names, empty for statements without a result set. */
   columns: string[];
@@ -93,9 +115,6 @@ const MAX_PACKET_SIZE = 16 * 1024 * 1024;
 /** Connection-phase packets are small; a bigger announced length is a protocol error. */
 const HANDSHAKE_MAX_PAYLOAD = 64 * 1024;
 const QUERY_MAX_PAYLOAD = 0xffffff;
-const SERVER_MORE_RESULTS_EXISTS = 0x0008;
-const COM_QUIT = Buffer.from([0x01]);
-const COM_QUERY = 0x03;
 const EMPTY = Buffer.alloc(0);
 const ZERO_FILLER = Buffer.alloc(23);
 
@@ -185,6 +204,8 @@ export class MysqlConnection {
   authPlugin = '';
   /** True once the server sent OK for the login. */
   authenticated = false;
+  /** When each step of the connection phase completed. */
+  readonly marks: ConnectMarks = { start: performance.now(), connected: 0, greeting: 0, tls: 0, auth: 0 };
 
   private socket: net.Socket;
   private stream: net.Socket | tls.TLSSocket;
@@ -208,6 +229,7 @@ export class MysqlConnection {
     this.socket.on('error', this.onError);
     this.socket.on('end', this.onEnd);
     this.socket.once('connect', () => {
+      this.marks.connected = performance.now();
       if (this.stage === 'connect') this.stage = 'greeting';
     });
   }
@@ -235,8 +257,7 @@ export class MysqlConnection {
     this.armTimer();
     try {
       this.reader = new PacketReader(QUERY_MAX_PAYLOAD);
-      const payload = Buffer.concat([Buffer.from([COM_QUERY]), Buffer.from(sql, 'utf8')]);
-      this.write(encodePacket(payload, 0));
+      this.write(encodePacket(encodeComQuery(sql), 0));
       const result: QueryResult = { columns: [], rows: [], affectedRows: 0 };
       for (;;) {
         const status = await this.readResult(result);
@@ -254,7 +275,7 @@ export class MysqlConnection {
   async quit(): Promise<void> {
     if (!this.stream.destroyed && this.stream.writable) {
       this.stage = 'quit';
-      this.stream.write(encodePacket(COM_QUIT, 0));
+      this.stream.write(COM_QUIT_PACKET);
     }
     return this.close();
   }
@@ -284,6 +305,7 @@ export class MysqlConnection {
     const options = this.options;
     this.armTimer();
     const first = await this.next();
+    this.marks.greeting = performance.now();
     if (isErrPacket(first.payload)) throw this.mysqlError(first.payload);
     const greeting = parseGreeting(first.payload);
     this.greeting = greeting;
@@ -342,6 +364,7 @@ export class MysqlConnection {
       const payload = packet.payload;
       switch (classifyServerAuthPacket(payload)) {
         case 'ok':
+          this.marks.auth = performance.now();
           this.authPlugin = plugin;
           this.authenticated = true;
           this.disarmTimer();
@@ -413,6 +436,7 @@ export class MysqlConnection {
       const fail = (error: Error) => reject(error);
       this.waiter = (_packet, error) => fail(error ?? new Error('unexpected data before the TLS handshake'));
       secure.once('secureConnect', () => {
+        this.marks.tls = performance.now();
         this.waiter = undefined;
         this.tlsVersion = secure.getProtocol() ?? undefined;
         this.cipher = secure.getCipher()?.name;
@@ -470,10 +494,9 @@ export class MysqlConnection {
 
   /** OK packet (0x00 or 0xfe header): affected rows, last insert id, status flags. */
   private readOk(payload: Buffer, result: QueryResult): number {
-    const r = new PayloadReader(payload, 1);
-    result.affectedRows += r.lenencInt('affected rows');
-    r.lenencInt('last insert id');
-    return r.remaining >= 2 ? r.u16('status flags') : 0;
+    const ok = parseOkPacket(payload);
+    result.affectedRows += ok.affectedRows;
+    return ok.statusFlags;
   }
 
   private mysqlError(payload: Buffer): MysqlClientError {

@@ -5,13 +5,13 @@ import {
   splitEvenly,
   type LoadConfig,
   type LoadResult,
-} from '../../../src/bench/load';
-import { benchJson, benchText, progressLine } from '../../../src/bench/report';
-import { planShares } from '../../../src/bench/run';
+} from '../../../src/loadgen/load';
+import { benchJson, benchText, progressLine } from '../../../src/loadgen/report';
+import { planShares } from '../../../src/loadgen/run';
 import { benchPlan, type BenchArgs } from '../../../src/cli/bench';
 import { ConfigError } from '../../../src/config/errors';
 import { generateDevCertificates, type GeneratedPem } from '../../../src/tls/dev-certs';
-import { startFakeServer, type FakeServer } from './fake-mysql-server';
+import { startFakeServer, type FakeServer } from '../../helpers/fake-mysql-server';
 
 let pem: GeneratedPem;
 let server: FakeServer;
@@ -124,6 +124,51 @@ describe('LoadRunner', () => {
     expect(result.connections).toBe(5);
     expect(server.events.filter((e) => e === 'login-ok').length).toBe(before);
   });
+
+  it('times every phase of every successful connection', async () => {
+    const result = await new LoadRunner(config({ connections: 12, query: 'select 1' })).run();
+    const counts = Object.fromEntries(Object.entries(result.phasesUs).map(([p, h]) => [p, h!.count]));
+    expect(counts).toEqual({ connect: 12, greeting: 12, tls: 12, auth: 12, query: 12, total: 12 });
+    expect(result.phasesUs.total).toEqual(result.latencyUs);
+    // The phases happen one after another inside the total.
+    const mean = (p: keyof typeof result.phasesUs): number => result.phasesUs[p]!.sum / 12;
+    const parts = mean('connect') + mean('greeting') + mean('tls') + mean('auth') + mean('query');
+    expect(parts).toBeLessThanOrEqual(mean('total') + 12);
+    expect(mean('tls')).toBeGreaterThan(0);
+  });
+
+  it('tls-only has no auth or query phase', async () => {
+    const result = await new LoadRunner(config({ connections: 3, mode: 'tls-only' })).run();
+    expect(Object.keys(result.phasesUs).sort()).toEqual(['connect', 'greeting', 'tls', 'total']);
+  });
+
+  it('warms up first and counts nothing of the warmup', async () => {
+    const logins = (): number => server.events.filter((e) => e === 'login-ok').length;
+    const before = logins();
+    const runner = new LoadRunner(config({ connections: 10, warmupMs: 300, concurrency: 2 }));
+    let progressAtStart: unknown;
+    runner.onMeasuring = () => (progressAtStart = { ...runner.progress });
+    const result = await runner.run();
+    expect(progressAtStart).toEqual({ attempts: 0, connections: 0, errors: 0 });
+    expect(result.warmup.connections).toBeGreaterThan(0);
+    expect(result).toMatchObject({ attempts: 10, connections: 10, errors: 0 });
+    expect(result.latencyUs.count).toBe(10);
+    expect(result.phasesUs.tls!.count).toBe(10);
+    expect(logins() - before).toBe(10 + result.warmup.connections);
+  });
+
+  it('hands out interval samples that add up to the run', async () => {
+    const runner = new LoadRunner(config({ connections: 20, concurrency: 2, intervals: true }));
+    const samples: Array<ReturnType<LoadRunner['takeInterval']>> = [];
+    const timer = setInterval(() => samples.push(runner.takeInterval()), 20);
+    const result = await runner.run();
+    clearInterval(timer);
+    samples.push(runner.takeInterval());
+    expect(samples.reduce((n, s) => n + s.connections, 0)).toBe(20);
+    expect(samples.reduce((n, s) => n + (s.phasesUs.total?.count ?? 0), 0)).toBe(20);
+    expect(result.connections).toBe(20);
+    expect(runner.takeInterval()).toEqual({ attempts: 0, connections: 0, errors: 0, phasesUs: {} });
+  });
 });
 
 describe('reports', () => {
@@ -133,6 +178,8 @@ describe('reports', () => {
     errors: 0,
     resumed: 0,
     latencyUs: { buckets: [], count: 0, min: 0, max: 0, sum: 0 },
+    phasesUs: {},
+    warmup: { attempts: 0, connections: 0, errors: 0 },
     tlsVersions: {},
     ciphers: {},
     errorsByKind: {},
@@ -149,7 +196,7 @@ describe('reports', () => {
         attempts: 10,
         connections: 9,
         errors: 1,
-        latencyUs: { buckets: [[1000, 9]], count: 9, min: 1000, max: 1000, sum: 9000 },
+        phasesUs: { total: { buckets: [[1000, 9]], count: 9, min: 1000, max: 1000, sum: 9000 } },
         tlsVersions: { 'TLSv1.3': 9 },
         errorsByKind: { mysql_err: 1 },
         errorDetails: {
@@ -159,7 +206,7 @@ describe('reports', () => {
       one({
         attempts: 11,
         connections: 11,
-        latencyUs: { buckets: [[2000, 11]], count: 11, min: 2000, max: 2000, sum: 22000 },
+        phasesUs: { total: { buckets: [[2000, 11]], count: 11, min: 2000, max: 2000, sum: 22000 } },
         tlsVersions: { 'TLSv1.3': 11 },
         startedAt: 1500,
         finishedAt: 5000,
@@ -244,6 +291,41 @@ describe('bench arguments', () => {
     [{ ca: '/nonexistent/ca.pem' }, /--ca/],
   ])('refuses %p', (over, message) => {
     expect(() => benchPlan(args(over))).toThrow(ConfigError);
+    expect(() => benchPlan(args(over))).toThrow(message);
+  });
+
+  it('takes the password from MYSQL_PWD unless --password is given', () => {
+    expect(benchPlan(args({ password: undefined }), { MYSQL_PWD: 'from-env' }).password).toBe('from-env');
+    expect(benchPlan(args({ password: 'flag' }), { MYSQL_PWD: 'from-env' }).password).toBe('flag');
+    expect(benchPlan(args({ password: undefined }), {}).password).toBe('');
+  });
+
+  it('parses warmup, report interval and thresholds', () => {
+    expect(
+      benchPlan(
+        args({
+          warmup: 2,
+          'report-interval': 1,
+          'max-error-rate': '1%',
+          'max-p99-ms': ['tls=5,total=20', 'auth=3'],
+        }),
+      ),
+    ).toMatchObject({
+      warmupMs: 2000,
+      intervals: true,
+      reportIntervalS: 1,
+      thresholds: { maxErrorRate: 0.01, maxP99Ms: { tls: 5, total: 20, auth: 3 } },
+    });
+  });
+
+  it.each<[Partial<BenchArgs>, RegExp]>([
+    [{ warmup: -1 }, /--warmup/],
+    [{ 'report-interval': 0 }, /--report-interval/],
+    [{ 'max-p99-ms': ['query=5'] }, /does not measure query/],
+    [{ 'max-p99-ms': ['auth=5'], mode: 'tls-only' }, /does not measure auth/],
+    [{ 'max-p99-ms': ['handshake=5'] }, /unknown phase/],
+    [{ 'max-error-rate': '2' }, /--max-error-rate/],
+  ])('refuses %p', (over, message) => {
     expect(() => benchPlan(args(over))).toThrow(message);
   });
 

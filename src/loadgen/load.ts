@@ -5,9 +5,10 @@
  */
 import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
-import { classifyError, errorKey, type ClassifiedError, type ErrorKind } from './errors';
+import { classifyError, errorKey, type ClassifiedError, type ErrorKind } from '../client/errors';
 import { Histogram, type HistogramSnapshot } from './histogram';
-import { MysqlConnection } from './mysql-client';
+import { MysqlConnection } from '../client/mysql-client';
+import { PhaseHistograms, type PhaseSnapshots } from './phases';
 
 export type BenchMode = 'full' | 'tls-only';
 
@@ -35,6 +36,13 @@ export interface LoadConfig {
   /** Attempts for this thread (instead of a duration). */
   connections?: number;
   timeoutMs: number;
+  /**
+   * Run the same load for this long first, counting nothing; the measured run starts once the
+   * warmup's connections have finished.
+   */
+  warmupMs?: number;
+  /** Keep per-interval histograms for takeInterval() (bench --report-interval). */
+  intervals?: boolean;
 }
 
 export interface ErrorTally extends ClassifiedError {
@@ -46,7 +54,12 @@ export interface LoadResult {
   connections: number;
   errors: number;
   resumed: number;
+  /** Total latency (the `total` phase). */
   latencyUs: HistogramSnapshot;
+  /** Every phase's latency, successful connections only. */
+  phasesUs: PhaseSnapshots;
+  /** What the warmup did (not counted anywhere else). */
+  warmup: LoadProgress;
   tlsVersions: Record<string, number>;
   ciphers: Record<string, number>;
   errorsByKind: Partial<Record<ErrorKind, number>>;
@@ -64,6 +77,11 @@ export interface LoadProgress {
   attempts: number;
   connections: number;
   errors: number;
+}
+
+/** What happened since the previous takeInterval() (bench --report-interval). */
+export interface IntervalSample extends LoadProgress {
+  phasesUs: PhaseSnapshots;
 }
 
 /** With --resume, pick up a new session ticket every this many attempts. */
@@ -93,7 +111,14 @@ export function scheduledArrivals(rate: number, phaseMs: number, durationMs: num
 
 export class LoadRunner {
   readonly progress: LoadProgress = { attempts: 0, connections: 0, errors: 0 };
-  private readonly histogram = new Histogram();
+  private phases = new PhaseHistograms();
+  private interval: PhaseHistograms | undefined;
+  private intervalBase: LoadProgress = { attempts: 0, connections: 0, errors: 0 };
+  private readonly warmup: LoadProgress = { attempts: 0, connections: 0, errors: 0 };
+  /** False during the warmup: attempts are made but not counted. */
+  private measuring = true;
+  /** Called once when the measured run starts (after the warmup, if any). */
+  onMeasuring: (() => void) | undefined;
   private readonly tlsVersions: Record<string, number> = {};
   private readonly ciphers: Record<string, number> = {};
   private readonly errorsByKind: Partial<Record<ErrorKind, number>> = {};
@@ -107,6 +132,22 @@ export class LoadRunner {
 
   constructor(private readonly config: LoadConfig) {
     this.secureContext = createSecureContext(config);
+    if (config.intervals) this.interval = new PhaseHistograms();
+  }
+
+  /** Counts and per-phase histograms since the previous call; starts a new interval. */
+  takeInterval(): IntervalSample {
+    const base = this.intervalBase;
+    const now = { ...this.progress };
+    this.intervalBase = now;
+    const phasesUs = this.interval?.snapshot() ?? {};
+    if (this.interval) this.interval = new PhaseHistograms();
+    return {
+      attempts: now.attempts - base.attempts,
+      connections: now.connections - base.connections,
+      errors: now.errors - base.errors,
+      phasesUs,
+    };
   }
 
   /** Ends the run early: no new attempts; those in flight finish. */
@@ -115,14 +156,26 @@ export class LoadRunner {
   }
 
   async run(): Promise<LoadResult> {
+    const warmupMs = this.config.warmupMs ?? 0;
+    if (warmupMs > 0) {
+      this.measuring = false;
+      await this.loop({ durationMs: warmupMs, connections: undefined });
+      this.measuring = true;
+      // Everything the warmup left behind belongs to it.
+      this.phases = new PhaseHistograms();
+      if (this.interval) this.interval = new PhaseHistograms();
+      this.delayedArrivals = 0;
+      this.resumed = 0;
+    }
+    this.onMeasuring?.();
     const startedAt = epochMs();
-    this.t0 = performance.now();
-    if (this.config.rate !== undefined) await this.openLoop(this.config.rate);
-    else await this.closedLoop();
+    await this.loop({ durationMs: this.config.durationMs, connections: this.config.connections });
     return {
       ...this.progress,
       resumed: this.resumed,
-      latencyUs: this.histogram.snapshot(),
+      latencyUs: this.phases.get('total').snapshot(),
+      phasesUs: this.phases.snapshot(),
+      warmup: { ...this.warmup },
       tlsVersions: this.tlsVersions,
       ciphers: this.ciphers,
       errorsByKind: this.errorsByKind,
@@ -133,20 +186,25 @@ export class LoadRunner {
     };
   }
 
+  private loop(window: Window): Promise<void> {
+    this.t0 = performance.now();
+    return this.config.rate !== undefined ? this.openLoop(this.config.rate, window) : this.closedLoop(window);
+  }
+
   /** Closed loop: may another attempt start `elapsedMs` after the run began? */
-  private mayStart(index: number, elapsedMs: number): boolean {
+  private mayStart(window: Window, index: number, elapsedMs: number): boolean {
     if (this.stopped) return false;
-    const { connections, durationMs } = this.config;
+    const { connections, durationMs } = window;
     if (connections !== undefined) return index < connections;
     return elapsedMs < (durationMs ?? DEFAULT_DURATION_MS);
   }
 
-  private async closedLoop(): Promise<void> {
+  private async closedLoop(window: Window): Promise<void> {
     let launched = 0;
     const lane = async (): Promise<void> => {
       for (;;) {
         const start = performance.now();
-        if (!this.mayStart(launched, start - this.t0)) return;
+        if (!this.mayStart(window, launched, start - this.t0)) return;
         launched++;
         await this.attempt(start);
       }
@@ -154,13 +212,12 @@ export class LoadRunner {
     await Promise.all(Array.from({ length: this.config.concurrency }, lane));
   }
 
-  private openLoop(rate: number): Promise<void> {
+  private openLoop(rate: number, window: Window): Promise<void> {
     const interval = 1000 / rate;
     const phase = this.config.phaseMs ?? 0;
     const maxInFlight = this.config.concurrency;
     const arrivals =
-      this.config.connections ??
-      scheduledArrivals(rate, phase, this.config.durationMs ?? DEFAULT_DURATION_MS);
+      window.connections ?? scheduledArrivals(rate, phase, window.durationMs ?? DEFAULT_DURATION_MS);
     let next = 0; // index of the next arrival to launch
     let inFlight = 0;
     let timer: NodeJS.Timeout | undefined;
@@ -180,7 +237,7 @@ export class LoadRunner {
             return;
           }
           if (inFlight >= maxInFlight) return; // queued; a completion pumps again
-          if (now - scheduled > 1) this.delayedArrivals++;
+          if (now - scheduled > 1 && this.measuring) this.delayedArrivals++;
           next++;
           inFlight++;
           void this.attempt(scheduled).then(() => {
@@ -196,8 +253,10 @@ export class LoadRunner {
   /** One connection; never throws. Latency runs from `startedAt` (the scheduled time in open loop). */
   private async attempt(startedAt: number): Promise<void> {
     const config = this.config;
-    this.progress.attempts++;
+    const counts = this.measuring ? this.progress : this.warmup;
+    counts.attempts++;
     let connection: MysqlConnection | undefined;
+    let queryUs = -1;
     try {
       connection = await MysqlConnection.connect({
         host: config.host,
@@ -211,24 +270,50 @@ export class LoadRunner {
         session: config.resume ? this.session : undefined,
         // Listening for tickets costs a serialisation per ticket: take a fresh one now and then only.
         onSession:
-          config.resume && (this.session === undefined || this.progress.attempts % SESSION_REFRESH === 0)
+          config.resume && (this.session === undefined || counts.attempts % SESSION_REFRESH === 0)
             ? (session) => (this.session = session)
             : undefined,
         timeoutMs: config.timeoutMs,
         stopAfterTls: config.mode === 'tls-only',
       });
-      if (config.query !== undefined && config.mode === 'full') await connection.query(config.query);
+      if (config.query !== undefined && config.mode === 'full') {
+        const queryStart = performance.now();
+        await connection.query(config.query);
+        queryUs = (performance.now() - queryStart) * 1000;
+      }
     } catch (error) {
-      this.recordError(classifyError(error, 'connect'));
+      if (this.measuring) this.recordError(classifyError(error, 'connect'));
+      else this.warmup.errors++;
       return;
     }
-    this.histogram.record((performance.now() - startedAt) * 1000);
-    this.progress.connections++;
+    const totalUs = (performance.now() - startedAt) * 1000;
+    counts.connections++;
+    if (!this.measuring) {
+      await (config.mode === 'full' ? connection.quit() : connection.close());
+      return;
+    }
+    this.recordPhases(this.phases, connection, totalUs, queryUs);
+    if (this.interval) this.recordPhases(this.interval, connection, totalUs, queryUs);
     const version = connection.tlsVersion ?? 'plaintext';
     this.tlsVersions[version] = (this.tlsVersions[version] ?? 0) + 1;
     if (connection.cipher) this.ciphers[connection.cipher] = (this.ciphers[connection.cipher] ?? 0) + 1;
     if (connection.resumed) this.resumed++;
     await (config.mode === 'full' ? connection.quit() : connection.close());
+  }
+
+  private recordPhases(
+    into: PhaseHistograms,
+    connection: MysqlConnection,
+    totalUs: number,
+    queryUs: number,
+  ): void {
+    const m = connection.marks;
+    into.record('connect', (m.connected - m.start) * 1000);
+    into.record('greeting', (m.greeting - m.connected) * 1000);
+    if (m.tls > 0) into.record('tls', (m.tls - m.greeting) * 1000);
+    if (m.auth > 0) into.record('auth', (m.auth - (m.tls || m.greeting)) * 1000);
+    if (queryUs >= 0) into.record('query', queryUs);
+    into.record('total', totalUs);
   }
 
   private recordError(error: ClassifiedError): void {
@@ -241,15 +326,25 @@ export class LoadRunner {
   }
 }
 
+interface Window {
+  durationMs?: number;
+  connections?: number;
+}
+
+export type MergedResult = LoadResult & { histogram: Histogram; phases: PhaseHistograms };
+
 /** Merges per-thread results into one. */
-export function mergeResults(results: LoadResult[]): LoadResult & { histogram: Histogram } {
-  const histogram = new Histogram();
+export function mergeResults(results: LoadResult[]): MergedResult {
+  const phases = new PhaseHistograms();
+  const histogram = phases.get('total');
   const merged: LoadResult = {
     attempts: 0,
     connections: 0,
     errors: 0,
     resumed: 0,
     latencyUs: histogram.snapshot(),
+    phasesUs: {},
+    warmup: { attempts: 0, connections: 0, errors: 0 },
     tlsVersions: {},
     ciphers: {},
     errorsByKind: {},
@@ -267,7 +362,10 @@ export function mergeResults(results: LoadResult[]): LoadResult & { histogram: H
     merged.errors += r.errors;
     merged.resumed += r.resumed;
     merged.delayedArrivals += r.delayedArrivals;
-    histogram.merge(r.latencyUs);
+    phases.merge(r.phasesUs);
+    merged.warmup.attempts += r.warmup.attempts;
+    merged.warmup.connections += r.warmup.connections;
+    merged.warmup.errors += r.warmup.errors;
     add(merged.tlsVersions, r.tlsVersions);
     add(merged.ciphers, r.ciphers);
     add(merged.errorsByKind, r.errorsByKind);
@@ -278,7 +376,8 @@ export function mergeResults(results: LoadResult[]): LoadResult & { histogram: H
     }
   }
   merged.latencyUs = histogram.snapshot();
-  return { ...merged, histogram };
+  merged.phasesUs = phases.snapshot();
+  return { ...merged, histogram, phases };
 }
 
 /**

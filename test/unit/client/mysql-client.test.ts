@@ -5,10 +5,10 @@ import {
   cachingSha2Scramble,
   nativePasswordScramble,
   parseAuthSwitch,
-} from '../../../src/bench/mysql-client';
-import { MysqlClientError } from '../../../src/bench/errors';
+} from '../../../src/client/mysql-client';
+import { MysqlClientError } from '../../../src/client/errors';
 import { generateDevCertificates, type GeneratedPem } from '../../../src/tls/dev-certs';
-import { startFakeServer, type FakeServer, type LoginBehaviour } from './fake-mysql-server';
+import { startFakeServer, type FakeServer, type LoginBehaviour } from '../../helpers/fake-mysql-server';
 
 let pem: GeneratedPem;
 const servers: FakeServer[] = [];

@@ -1,4 +1,4 @@
-import { classifyError, errorKey, MysqlClientError } from '../../../src/bench/errors';
+import { classifyError, errorKey, MysqlClientError } from '../../../src/client/errors';
 
 const err = (code: string, message = 'x') => Object.assign(new Error(message), { code });
 
