@@ -36,7 +36,7 @@ export interface ReloaderDeps {
   paths: CredentialPaths;
   policy: TlsPolicy;
   logger: Logger;
-  metrics: Pick<ProxyMetrics, 'certificateExpiry' | 'certificateReloads'>;
+  metrics: Pick<ProxyMetrics, 'certificateServed' | 'certificateReloads'>;
   /** Puts new credentials into service (the TLS terminator, /ca.pem). */
   apply(next: LoadedCredentials): void;
 }
@@ -62,7 +62,7 @@ export class CertificateReloader {
     initial: LoadedCredentials,
   ) {
     this.served = initial;
-    deps.metrics.certificateExpiry.set(initial.notAfter.getTime() / 1000);
+    deps.metrics.certificateServed(initial);
   }
 
   get current(): LoadedCredentials {
@@ -138,7 +138,7 @@ export class CertificateReloader {
     }
     this.deps.apply(next);
     this.served = next;
-    metrics.certificateExpiry.set(next.notAfter.getTime() / 1000);
+    metrics.certificateServed(next);
     metrics.certificateReloads.inc({ result: 'ok' });
     logger.info(
       {
