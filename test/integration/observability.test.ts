@@ -191,7 +191,8 @@ describe('exact counters', () => {
       }
     }
     const info = parseSamples(text).filter((s) => described.has(s.name));
-    expect(info.map((s) => [s.name, Object.keys(s.labels).sort(), s.value])).toEqual([
+    const shapes = info.map((s) => [s.name, Object.keys(s.labels).sort(), s.value]);
+    expect(shapes.sort()).toEqual([
       ['mysql_tls_proxy_build_info', ['node', 'openssl', 'version'], 1],
       ['mysql_tls_proxy_certificate_info', ['issuer', 'not_after', 'serial', 'subject'], 1],
     ]);
