@@ -3,8 +3,16 @@
  * test/integration/promtool.test.ts), build_info, the certificate series and how --workers
  * aggregation treats them.
  */
+import { readFileSync } from 'fs';
+import * as path from 'path';
 import { AggregatorRegistry } from 'prom-client';
-import { BUILD_INFO, DROPPED_DEFAULT_METRICS, ProxyMetrics } from '../../../src/observability/metrics';
+import {
+  BUILD_INFO,
+  DROPPED_DEFAULT_METRICS,
+  ProxyMetrics,
+  TLS_FAILURE_REASONS,
+} from '../../../src/observability/metrics';
+import { REJECTION_REASONS } from '../../../src/handshake/close-reason';
 
 const pkg = require('../../../package.json') as { version: string };
 
@@ -125,5 +133,40 @@ describe('--workers aggregation', () => {
       ['01', 1],
       ['02', 1],
     ]);
+  });
+});
+
+describe('docs/metrics.md', () => {
+  const doc = readFileSync(path.resolve(__dirname, '../../../docs/metrics.md'), 'utf8');
+  /** Rows of the reference tables: name -> [type, labels]. */
+  const rows = new Map<string, [string, string[]]>();
+  for (const match of doc.matchAll(
+    /^\| `([a-z0-9_:]+)` \| (counter|gauge|histogram|summary) \| ([^|]+) \|/gm,
+  )) {
+    const labels = match[3].trim() === '—' ? [] : [...match[3].matchAll(/`(\w+)`/g)].map((m) => m[1]);
+    rows.set(match[1], [match[2], labels]);
+  }
+
+  it('documents every exported metric with its type and labels, and nothing else', async () => {
+    const metrics = new ProxyMetrics();
+    const exported = await metrics.registry.getMetricsAsJSON();
+    for (const metric of exported) {
+      const labelNames = (
+        metrics.registry.getSingleMetric(metric.name) as unknown as { labelNames: string[] }
+      ).labelNames;
+      expect({ name: metric.name, row: rows.get(metric.name) }).toEqual({
+        name: metric.name,
+        row: [String(metric.type), [...labelNames]],
+      });
+    }
+    expect([...rows.keys()].sort()).toEqual(exported.map((m) => m.name).sort());
+  });
+
+  it('lists the closed label sets', () => {
+    const line = (label: string) => doc.split('\n').find((l) => l.startsWith(label))!;
+    for (const reason of TLS_FAILURE_REASONS)
+      expect(line('| `reason` (`tls_handshake_failures_total`)')).toContain(`\`${reason}\``);
+    for (const reason of REJECTION_REASONS)
+      expect(line('| `reason` (`connections_rejected_total`)')).toContain(`\`${reason}\``);
   });
 });
