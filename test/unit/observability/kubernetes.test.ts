@@ -33,6 +33,61 @@ it('parses: a Deployment, a Service and a PodDisruptionBudget', () => {
   expect(pod.spec.containers).toHaveLength(1);
 });
 
+it('uses only field names the Kubernetes API knows (a misspelled probe would be silently ignored)', () => {
+  const known: Record<string, string[]> = {
+    container: [
+      'name',
+      'image',
+      'imagePullPolicy',
+      'command',
+      'args',
+      'env',
+      'envFrom',
+      'ports',
+      'readinessProbe',
+      'livenessProbe',
+      'startupProbe',
+      'resources',
+      'securityContext',
+      'volumeMounts',
+      'lifecycle',
+      'workingDir',
+    ],
+    probe: [
+      'httpGet',
+      'tcpSocket',
+      'exec',
+      'grpc',
+      'initialDelaySeconds',
+      'periodSeconds',
+      'timeoutSeconds',
+      'successThreshold',
+      'failureThreshold',
+      'terminationGracePeriodSeconds',
+    ],
+    podSpec: [
+      'containers',
+      'initContainers',
+      'volumes',
+      'securityContext',
+      'terminationGracePeriodSeconds',
+      'automountServiceAccountToken',
+      'serviceAccountName',
+      'affinity',
+      'tolerations',
+      'nodeSelector',
+      'topologySpreadConstraints',
+      'priorityClassName',
+    ],
+  };
+  const unknown = (object: object, kind: string) =>
+    Object.keys(object).filter((k) => !known[kind].includes(k));
+  expect(unknown(container, 'container')).toEqual([]);
+  expect(unknown(container.readinessProbe, 'probe')).toEqual([]);
+  expect(unknown(container.livenessProbe, 'probe')).toEqual([]);
+  expect(unknown(pod.spec, 'podSpec')).toEqual([]);
+});
+
 it('probes readiness on /readyz and liveness on /healthz, on the status port', () => {
   expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'status' });
   expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'status' });
