@@ -10,9 +10,11 @@
  *   `certificate_unchanged` and NOT counted, so `result="ok"` counts real certificate changes.
  * - Reloads are serialized: a request while one runs queues at most one more, which reads the
  *   files after the running one is done.
- * - certificate_expiry_timestamp_seconds always shows the served certificate's notAfter. The
- *   remaining validity is checked at startup (an expired certificate is reported loudly), after
- *   every reload that changed the certificate, and once a day.
+ * - certificate_expiry_timestamp_seconds always shows the served certificate's notAfter,
+ *   certificate_info its identity (one series, replaced on reload) and
+ *   certificate_last_reload_timestamp_seconds when it was put into service. The remaining
+ *   validity is checked at startup (an expired certificate is reported loudly), after every
+ *   reload that changed the certificate, and once a day.
  */
 import type { Logger } from '../observability/logger';
 import type { ProxyMetrics } from '../observability/metrics';
