@@ -629,6 +629,7 @@ export class Session {
     const { metrics, logger } = this.deps;
     const bytes = this.takeByteDeltas();
     metrics.addBytes(bytes.clientToBackend, bytes.backendToClient);
+    metrics.connectionEnded(this.transport, this.startedAt);
     if (this.counted) metrics.connectionsActive.dec({ transport: this.transport });
     const rejection = rejectionFor(reason);
     const suppressed = rejection || reason === 'tls_handshake_failed' ? this.deps.refusalLog.take() : 0;

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { REJECTION_REASONS, type RejectionReason } from '../handshake/close-reason';
 import { TLS_VERSIONS } from '../core/values';
@@ -15,6 +17,45 @@ export const TLS_FAILURE_REASONS = [
 export type TlsFailureReason = (typeof TLS_FAILURE_REASONS)[number];
 export const TRANSPORTS = ['tls', 'plain', 'pending'] as const;
 export type TransportLabel = (typeof TRANSPORTS)[number];
+
+/**
+ * prom-client's defaults that `promtool check metrics` rejects: gauges named like counters
+ * ("non-counter metrics should not have _total suffix"). They are dropped; the per-type gauges
+ * nodejs_active_handles{type}, nodejs_active_requests{type} and nodejs_active_resources{type}
+ * stay, and sum() over them is the dropped total (docs/metrics.md).
+ */
+export const DROPPED_DEFAULT_METRICS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+] as const;
+
+/** The served certificate as certificate_info shows it (src/tls/credentials.ts LoadedCredentials). */
+export interface ServedCertificate {
+  serialNumber: string;
+  issuer: string;
+  subject: string;
+  notAfter: Date;
+}
+
+/** build_info's labels, fixed for the life of the process. */
+export const BUILD_INFO = {
+  version: packageVersion(),
+  node: process.versions.node,
+  openssl: process.versions.openssl,
+};
+
+/** package.json's version: two levels up from both src/observability and dist/observability. */
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '../../package.json'), 'utf8')) as {
+      version?: unknown;
+    };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
 
 /** Byte counters are read from live sockets at scrape time, so the relay path never touches metrics. */
 export interface ByteCountSource {
@@ -119,6 +160,42 @@ export class ProxyMetrics {
     registers: [this.registry],
   });
 
+  /** Added to the interface's table: identity of the served certificate, value 1, one series. */
+  readonly certificateInfo = new Gauge({
+    name: `${METRIC_PREFIX}certificate_info`,
+    help: 'The server certificate being served (value 1): serial (hex), issuer and subject (RFC 2253-like, comma separated) and notAfter (ISO 8601). A reload replaces the series.',
+    labelNames: ['serial', 'issuer', 'subject', 'not_after'] as const,
+    registers: [this.registry],
+    aggregator: 'max', // --workers: one series per certificate served by any worker, value 1
+  });
+
+  /** Added to the interface's table: when the served certificate was put into service. */
+  readonly certificateLastReload = new Gauge({
+    name: `${METRIC_PREFIX}certificate_last_reload_timestamp_seconds`,
+    help: 'When the served certificate was last loaded, as a Unix timestamp: at startup, then on every reload that changed it (certificate_reloads_total{result="ok"}).',
+    registers: [this.registry],
+    aggregator: 'min', // --workers: the worker that loaded it longest ago (one that missed a reload shows)
+  });
+
+  /** Added to the interface's table: how long client connections last. */
+  readonly connectionDuration = new Histogram({
+    name: `${METRIC_PREFIX}connection_duration_seconds`,
+    help: 'Client connection lifetimes, from accept to both sides closed, observed when the connection ends, by transport ("pending": ended before choosing TLS or plaintext, e.g. refused).',
+    labelNames: ['transport'] as const,
+    // 1 ms (refusals) .. 4 h (pooled connections).
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 1800, 3600, 14400],
+    registers: [this.registry],
+  });
+
+  /** Added to the interface's table: what is running, value 1. */
+  readonly buildInfo = new Gauge({
+    name: `${METRIC_PREFIX}build_info`,
+    help: 'Version of mysql-tls-proxy, of Node.js and of the OpenSSL it uses (value 1).',
+    labelNames: ['version', 'node', 'openssl'] as const,
+    registers: [this.registry],
+    aggregator: 'max', // --workers: 1, not the number of processes
+  });
+
   /** Added to the interface's table: the backend probe's verdict, the same one /readyz uses. */
   readonly backendUp = new Gauge({
     name: `${METRIC_PREFIX}backend_up`,
@@ -128,7 +205,15 @@ export class ProxyMetrics {
   });
 
   constructor(options: { processMetrics?: boolean } = {}) {
-    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    if (options.processMetrics !== false) {
+      collectDefaultMetrics({ register: this.registry });
+      for (const name of DROPPED_DEFAULT_METRICS) this.registry.removeSingleMetric(name);
+      // prom-client omits it when --workers aggregates; the earliest start (the primary's) is the
+      // service's uptime.
+      const startTime = this.registry.getSingleMetric('process_start_time_seconds');
+      if (startTime) (startTime as unknown as { aggregator: string }).aggregator = 'min';
+    }
+    this.buildInfo.set(BUILD_INFO, 1);
     // Zero-initialise the closed label sets so dashboards and rate() see every series from the start.
     for (const reason of REJECTION_REASONS) this.connectionsRejected.inc({ reason }, 0);
     for (const reason of TLS_FAILURE_REASONS) this.tlsHandshakeFailures.inc({ reason }, 0);
@@ -151,6 +236,27 @@ export class ProxyMetrics {
   addBytes(clientToBackend: number, backendToClient: number): void {
     if (clientToBackend > 0) this.bytes.inc({ direction: 'client_to_backend' }, clientToBackend);
     if (backendToClient > 0) this.bytes.inc({ direction: 'backend_to_client' }, backendToClient);
+  }
+
+  /** The certificate now in service: expiry, identity (the previous series removed) and when. */
+  certificateServed(certificate: ServedCertificate, now = Date.now()): void {
+    this.certificateExpiry.set(certificate.notAfter.getTime() / 1000);
+    this.certificateInfo.reset();
+    this.certificateInfo.set(
+      {
+        serial: certificate.serialNumber,
+        issuer: certificate.issuer,
+        subject: certificate.subject,
+        not_after: certificate.notAfter.toISOString(),
+      },
+      1,
+    );
+    this.certificateLastReload.set(now / 1000);
+  }
+
+  /** A client connection that was accepted at `startedAt` (performance.now()) has ended. */
+  connectionEnded(transport: TransportLabel, startedAt: number, now = performance.now()): void {
+    this.connectionDuration.observe({ transport }, (now - startedAt) / 1000);
   }
 
   reject(reason: RejectionReason): void {

@@ -22,6 +22,7 @@ export interface LoadedCredentials {
   key: Buffer;
   ca?: Buffer;
   subject: string;
+  issuer: string;
   serialNumber: string;
   notAfter: Date;
   fingerprintSha256: string;
@@ -79,6 +80,7 @@ export function loadCredentials(paths: CredentialPaths, policy: TlsPolicy): Load
     key,
     ca,
     subject: leaf.subject.replace(/\n/g, ', '),
+    issuer: leaf.issuer.replace(/\n/g, ', '),
     serialNumber: leaf.serialNumber,
     notAfter: new Date(leaf.validTo),
     fingerprintSha256: leaf.fingerprint256,

@@ -10,9 +10,11 @@
  *   `certificate_unchanged` and NOT counted, so `result="ok"` counts real certificate changes.
  * - Reloads are serialized: a request while one runs queues at most one more, which reads the
  *   files after the running one is done.
- * - certificate_expiry_timestamp_seconds always shows the served certificate's notAfter. The
- *   remaining validity is checked at startup (an expired certificate is reported loudly), after
- *   every reload that changed the certificate, and once a day.
+ * - certificate_expiry_timestamp_seconds always shows the served certificate's notAfter,
+ *   certificate_info its identity (one series, replaced on reload) and
+ *   certificate_last_reload_timestamp_seconds when it was put into service. The remaining
+ *   validity is checked at startup (an expired certificate is reported loudly), after every
+ *   reload that changed the certificate, and once a day.
  */
 import type { Logger } from '../observability/logger';
 import type { ProxyMetrics } from '../observability/metrics';
@@ -36,7 +38,7 @@ export interface ReloaderDeps {
   paths: CredentialPaths;
   policy: TlsPolicy;
   logger: Logger;
-  metrics: Pick<ProxyMetrics, 'certificateExpiry' | 'certificateReloads'>;
+  metrics: Pick<ProxyMetrics, 'certificateServed' | 'certificateReloads'>;
   /** Puts new credentials into service (the TLS terminator, /ca.pem). */
   apply(next: LoadedCredentials): void;
 }
@@ -62,7 +64,7 @@ export class CertificateReloader {
     initial: LoadedCredentials,
   ) {
     this.served = initial;
-    deps.metrics.certificateExpiry.set(initial.notAfter.getTime() / 1000);
+    deps.metrics.certificateServed(initial);
   }
 
   get current(): LoadedCredentials {
@@ -138,7 +140,7 @@ export class CertificateReloader {
     }
     this.deps.apply(next);
     this.served = next;
-    metrics.certificateExpiry.set(next.notAfter.getTime() / 1000);
+    metrics.certificateServed(next);
     metrics.certificateReloads.inc({ result: 'ok' });
     logger.info(
       {

@@ -15,6 +15,8 @@ export interface ProxyOptions {
   env?: Record<string, string>;
   /** Working directory; a fresh temp dir (dev certificates generated into its certs/) by default. */
   cwd?: string;
+  /** The CLI to run; dist/cli/index.js by default (test/integration/package.test.ts: an installed one). */
+  cli?: string;
 }
 
 export interface ProxyProcess {
@@ -40,7 +42,7 @@ process.on('exit', () => running.forEach((child) => child.kill('SIGKILL')));
 export async function startProxy(options: ProxyOptions): Promise<ProxyProcess> {
   const cwd = options.cwd ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'mtp-proxy-')));
   const args = [
-    CLI,
+    options.cli ?? CLI,
     'serve',
     '--listen',
     '127.0.0.1:0',

@@ -180,12 +180,22 @@ describe('exact counters', () => {
       direction: /^(client_to_backend|backend_to_client)$/,
       le: /^([0-9.e-]+|\+Inf)$/,
     };
-    for (const s of parseSamples(text).filter((s) => s.name.startsWith('mysql_tls_proxy_'))) {
+    // build_info and certificate_info describe the proxy itself: fixed values, never per-client
+    const described = new Set(['mysql_tls_proxy_build_info', 'mysql_tls_proxy_certificate_info']);
+    for (const s of parseSamples(text).filter(
+      (s) => s.name.startsWith('mysql_tls_proxy_') && !described.has(s.name),
+    )) {
       for (const [label, value] of Object.entries(s.labels)) {
         expect(closedSets[label]).toBeDefined();
         expect(value).toMatch(closedSets[label]);
       }
     }
+    const info = parseSamples(text).filter((s) => described.has(s.name));
+    const shapes = info.map((s) => [s.name, Object.keys(s.labels).sort(), s.value]);
+    expect(shapes.sort()).toEqual([
+      ['mysql_tls_proxy_build_info', ['node', 'openssl', 'version'], 1],
+      ['mysql_tls_proxy_certificate_info', ['issuer', 'not_after', 'serial', 'subject'], 1],
+    ]);
     expect(text).not.toContain('127.0.0.2');
     expect(text).not.toContain(user);
   });

@@ -9,6 +9,7 @@ import * as path from 'path';
 import { parse } from 'yaml';
 import { SERVE_DEFAULTS } from '../../../src/config/defaults';
 import { parseCidrList } from '../../../src/policy/cidr';
+import { composeValidator } from '../../helpers/compose-schema';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
@@ -109,6 +110,29 @@ describe('docker-compose.yml', () => {
   });
 });
 
+describe('docker-compose.yml against the Compose Specification schema', () => {
+  const validate = composeValidator();
+  const errors = (doc: unknown) =>
+    validate(doc) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}`);
+
+  it('is valid', () => {
+    expect(errors(compose)).toEqual([]);
+  });
+
+  it('would catch a misspelled key, a bad duration or a wrong type (the check is not vacuous)', () => {
+    const copy = () => JSON.parse(JSON.stringify(compose));
+    const misspelled = copy();
+    misspelled.services.proxy.healthchek = misspelled.services.proxy.healthcheck;
+    expect(errors(misspelled)).toContain('/services/proxy must NOT have additional properties');
+    const duration = copy();
+    duration.services.proxy.stop_grace_period = '40 seconds';
+    expect(errors(duration)).toContain('/services/proxy/stop_grace_period must match format "duration"');
+    const type = copy();
+    type.services.proxy.depends_on.tidb.required = 'no';
+    expect(errors(type)).toContain('/services/proxy/depends_on/tidb/required must be boolean');
+  });
+});
+
 describe('Prometheus and Grafana provisioning', () => {
   it('scrapes the proxy service on its status port', () => {
     const config: any = parse(read('deploy/prometheus/prometheus.yml'));
@@ -117,27 +141,37 @@ describe('Prometheus and Grafana provisioning', () => {
     expect(services.proxy.environment.MTP_STATUS.endsWith(':9400')).toBe(true);
   });
 
-  it('points Grafana at Prometheus with the uid the dashboard uses, and loads the dashboard', () => {
+  it('loads the alert rules: mounted next to the configuration that references them', () => {
+    const config: any = parse(read('deploy/prometheus/prometheus.yml'));
+    const volumes: string[] = services.prometheus.volumes;
+    const configMount = volumes.find((v) => v.startsWith('./deploy/prometheus/prometheus.yml:'))!;
+    const configDir = path.posix.dirname(configMount.split(':')[1]);
+    expect(services.prometheus.command).toContain(`--config.file=${configMount.split(':')[1]}`);
+    expect(config.rule_files.length).toBeGreaterThan(0);
+    for (const file of config.rule_files as string[]) {
+      const inContainer = path.posix.resolve(configDir, file);
+      expect(volumes).toContain(`./deploy/prometheus/${file}:${inContainer}:ro`);
+      expect(existsSync(path.join(ROOT, 'deploy/prometheus', file))).toBe(true);
+    }
+  });
+
+  it('points Grafana at Prometheus as the default datasource, and loads the dashboard', () => {
     const datasources: any = parse(read('deploy/grafana/provisioning/datasources/prometheus.yml'));
     expect(datasources.datasources[0]).toMatchObject({
       type: 'prometheus',
-      uid: 'prometheus',
       url: 'http://prometheus:9090',
+      isDefault: true, // what the dashboard's datasource variable selects first
     });
     const providers: any = parse(read('deploy/grafana/provisioning/dashboards/mysql-tls-proxy.yml'));
     const dashboardsPath = providers.providers[0].options.path;
+    expect(services.grafana.volumes).toContain('./deploy/grafana/provisioning:/etc/grafana/provisioning:ro');
     expect(services.grafana.volumes).toContain(`./deploy/grafana/dashboards:${dashboardsPath}:ro`);
     expect(services.grafana.environment.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH).toBe(
       `${dashboardsPath}/mysql-tls-proxy.json`,
     );
+    // every panel on the datasource variable: test/unit/observability/dashboard.test.ts
     const dashboard = JSON.parse(read('deploy/grafana/dashboards/mysql-tls-proxy.json'));
-    const uids = new Set<string>();
-    for (const panel of dashboard.panels) {
-      uids.add(panel.datasource.uid);
-      for (const target of panel.targets) uids.add(target.datasource.uid);
-      expect(panel.targets.length).toBeGreaterThan(0);
-    }
-    expect([...uids]).toEqual(['prometheus']);
+    expect(dashboard.templating.list.map((v: any) => v.name)).toEqual(['datasource', 'instance']);
   });
 
   it('has the panels the issue lists', () => {

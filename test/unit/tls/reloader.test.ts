@@ -99,6 +99,51 @@ it('swaps in a renewed certificate, counts ok and moves the expiry gauge', async
   });
 });
 
+it('shows the served certificate in certificate_info, replacing the series on reload', async () => {
+  const { reloader, metrics } = setup();
+  const info = async () => (await metrics.certificateInfo.get()).values;
+  const lastReload = async () => (await metrics.certificateLastReload.get()).values[0].value;
+  const first = new X509Certificate(pem.serverCert);
+  expect(await info()).toEqual([
+    {
+      value: 1,
+      labels: {
+        serial: first.serialNumber,
+        issuer: first.issuer.replace(/\n/g, ', '),
+        subject: first.subject.replace(/\n/g, ', '),
+        not_after: new Date(first.validTo).toISOString(),
+      },
+    },
+  ]);
+  expect((await info())[0].labels.issuer).toMatch(/CN=/);
+  const loadedAt = await lastReload();
+  expect(Math.abs(loadedAt - Date.now() / 1000)).toBeLessThan(60);
+
+  // an unchanged or failed reload keeps both
+  expect(await reloader.reload('sighup')).toBe('unchanged');
+  fs.writeFileSync(files.key, 'garbage');
+  expect(await reloader.reload('sighup')).toBe('error');
+  expect((await info()).map((v) => v.labels.serial)).toEqual([first.serialNumber]);
+  expect(await lastReload()).toBe(loadedAt);
+
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const next = await issueServerCertificate(
+    { cert: pem.caCert, key: pem.caKey },
+    { hosts: ['localhost'], keyType: 'ecdsa', rsaBits: 2048, days: 60 },
+  );
+  fs.writeFileSync(files.key, next.serverKey);
+  fs.writeFileSync(files.cert, next.serverCert);
+  expect(await reloader.reload('sighup')).toBe('reloaded');
+  const second = new X509Certificate(next.serverCert);
+  const values = await info();
+  expect(values).toHaveLength(1); // the old series is gone
+  expect(values[0]).toMatchObject({
+    value: 1,
+    labels: { serial: second.serialNumber, not_after: new Date(second.validTo).toISOString() },
+  });
+  expect(await lastReload()).toBeGreaterThan(loadedAt);
+});
+
 it('does nothing, at debug level and uncounted, when the files are unchanged', async () => {
   const { reloader, lines, applied, metrics } = setup();
   expect(await reloader.reload('file_change')).toBe('unchanged');
