@@ -12,12 +12,14 @@ import { component, startComponents } from './lifecycle';
 import { closeErrorLogger, stopper, type Running } from './running';
 import { backendProbeFor, logListening, probeComponent, statusPart } from './status-components';
 import { ensureCertificates, readCredentials, readIfExists } from './tls-setup';
+import { checkListenAddress } from './listen-check';
 import { WorkerPool } from './worker-pool';
 import type { AddressInfo } from 'node:net';
 
 export async function runPrimary(config: ServeConfig, logger: Logger): Promise<Running> {
   await ensureCertificates(config, logger);
   readCredentials(config); // fail once, with exit 2, rather than in every worker
+  await checkListenAddress(config.listen.address);
   const metrics = new ProxyMetrics(); // the primary's own: process metrics, backend_up
   const tickets = new TicketKeyRotation(config.tls.ticketKeyRotationS * 1000, (keys) =>
     pool.broadcastTicketKeys(keys),
