@@ -110,6 +110,7 @@ export async function startProxy(
         handshake: {
           ...DEFAULT_HANDSHAKE_OPTIONS,
           requireSecureTransport: config.requireSecureTransport,
+          requireClientCertificate: config.clientCa !== undefined,
           backendTls: config.backendTls !== 'off',
           clientAttributes: config.clientAttrs,
         },

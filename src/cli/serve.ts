@@ -129,7 +129,8 @@ function builder(yargs: Argv): Argv<RawServeOptions> {
     })
     .option('client-ca', {
       type: 'string',
-      describe: 'Two-way TLS: require client certificates signed by this CA (PEM)',
+      describe:
+        'Two-way TLS: require client certificates signed by this CA (PEM); implies TLS is required (plaintext logins get ERR 3159)',
       group: 'Access:',
     })
     .option('proxy-protocol-from', {

@@ -28,13 +28,12 @@ import { isSslRequest, parseSslRequest } from '../protocol/ssl-request';
 import { classifyServerAuthPacket } from '../protocol/auth-packets';
 import { abortedLoginResponse, authSwitchPlugin, dummyAuthData } from './aborted-login';
 import type { CloseReason } from './close-reason';
+import { decideLogin, type ClientCertificate, type LoginPolicy } from './login-policy';
 import type { ChangeUserContext, HandshakeAction, HandshakeEvent, Transport } from './types';
 
-export interface HandshakeOptions {
+export interface HandshakeOptions extends LoginPolicy {
   /** Largest connection-phase packet accepted from either side (the real ones are a few hundred bytes). */
   maxPacketSize: number;
-  /** Refuse plaintext logins with ERR 3159 before the database sees the credentials. */
-  requireSecureTransport: boolean;
   /** The proxy itself runs SSLRequest + TLS towards the database (--backend-tls on|verify). */
   backendTls: boolean;
   /**
@@ -47,6 +46,7 @@ export interface HandshakeOptions {
 export const DEFAULT_HANDSHAKE_OPTIONS: HandshakeOptions = {
   maxPacketSize: 128 * 1024,
   requireSecureTransport: false,
+  requireClientCertificate: false,
   backendTls: false,
   clientAttributes: false,
 };
@@ -116,8 +116,8 @@ export class HandshakeMachine {
   private clearPassword?: Buffer;
   /** Database-leg packets the client never sees (the public-key round trip). */
   private seqDrift = 0;
-  /** A refusal decided before the login (see the tlsEstablished event). */
-  private refusal?: { reason: CloseReason; error: ProxyError };
+  /** What TLS established about the client's certificate, for the login policy. */
+  private certificate?: ClientCertificate;
   /** Client-leg TLS facts, for the connection attributes. */
   private clientTls?: { version: string; cipher: string };
   /** 1 when the database leg carries an SSLRequest too (--backend-tls). */
@@ -196,7 +196,7 @@ export class HandshakeMachine {
       case 'tlsEstablished':
         if (this.state !== 'tlsHandshake' || this.clientEnded) break;
         this.state = 'awaitResponse';
-        this.refusal = event.refuseLogin;
+        this.certificate = event.clientCertificate;
         this.clientTls = event.tls;
         this.guard(out, 'client', () => this.pumpClient(out));
         break;
@@ -529,12 +529,10 @@ export class HandshakeMachine {
       database: response.database?.toString('utf8'),
       authPlugin: response.authPluginName,
     });
-    if (this.transport === 'plain' && this.options.requireSecureTransport) {
-      this.endClient(out, 'insecure_transport', 'plaintext login refused', proxyErrors.insecureTransport());
-      return;
-    }
-    if (this.refusal) {
-      this.endClient(out, this.refusal.reason, this.refusal.error.message, this.refusal.error);
+    // The one place the login policy is enforced, for plaintext and TLS logins alike.
+    const decision = decideLogin(this.options, this.transport, this.certificate);
+    if (!decision.allowed) {
+      this.endClient(out, decision.reason, decision.detail, decision.error);
       return;
     }
     this.state = 'authenticating';

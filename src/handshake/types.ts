@@ -1,5 +1,6 @@
 import type { ProxyError } from '../protocol/errors';
 import type { CloseReason } from './close-reason';
+import type { ClientCertificate } from './login-policy';
 
 export type Transport = 'tls' | 'plain';
 
@@ -10,13 +11,14 @@ export type HandshakeEvent =
   /** Bytes from the client: raw socket bytes before TLS, decrypted bytes after. */
   | { type: 'clientData'; data: Buffer }
   /**
-   * The TLS handshake on the client leg completed. `refuseLogin`: the login will be refused
-   * (e.g. no valid client certificate) once the HandshakeResponse arrives, as MySQL refuses a
-   * failed X509 requirement during authentication, so the client reads the error where it expects one.
+   * The TLS handshake on the client leg completed. `clientCertificate`: whether the client showed
+   * a certificate the proxy's --client-ca verified. Facts only: the login policy decides at the
+   * HandshakeResponse (src/handshake/login-policy.ts), as MySQL refuses a failed X509 requirement
+   * during authentication, so the client reads the error where it expects one.
    */
   | {
       type: 'tlsEstablished';
-      refuseLogin?: { reason: CloseReason; error: ProxyError };
+      clientCertificate?: ClientCertificate;
       /** Negotiated version and cipher, for the connection attributes the database sees. */
       tls?: { version: string; cipher: string };
     }

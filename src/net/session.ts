@@ -432,17 +432,12 @@ export class Session {
     metrics.tlsHandshakeDuration.observe({ version }, (performance.now() - this.tlsStartedAt) / 1000);
     this.setTransport('tls');
     socket.on('data', this.onClientData);
-    // Two-way TLS: TLS is up, so the client reads a MySQL error (after its login) instead of a bare alert.
-    const refuseLogin =
-      this.deps.tls.requiresClientCertificate && !socket.authorized
-        ? {
-            reason: 'client_certificate' as const,
-            error: proxyErrors.clientCertificateRequired(
-              String(socket.authorizationError ?? 'no certificate'),
-            ),
-          }
-        : undefined;
-    this.feed({ type: 'tlsEstablished', refuseLogin, tls: { version, cipher } });
+    // Two-way TLS: the login policy refuses an unverified client after its login, so it reads a
+    // MySQL error instead of a bare alert.
+    const clientCertificate = socket.authorized
+      ? { verified: true as const }
+      : { verified: false as const, why: String(socket.authorizationError ?? 'no certificate') };
+    this.feed({ type: 'tlsEstablished', clientCertificate, tls: { version, cipher } });
   }
 
   private onTlsFailed(error: Error, reason: TlsFailureReason): void {

@@ -389,18 +389,18 @@ describe('HandshakeMachine, PROXY headers from untrusted peers', () => {
   });
 });
 
-describe('HandshakeMachine, a login refused after TLS (two-way TLS without a valid certificate)', () => {
-  it('waits for the HandshakeResponse, answers ERR with sequence id 3 and never forwards it', () => {
-    const machine = new HandshakeMachine(options);
+describe('HandshakeMachine, the login policy (two-way TLS, secure transport)', () => {
+  const twoWay = { ...options, requireClientCertificate: true };
+
+  it('refuses a TLS login without a verified certificate: ERR with sequence id 3, never forwarded', () => {
+    const machine = new HandshakeMachine(twoWay);
     machine.handle({ type: 'backendData', data: encodePacket(greetingPayload, 0) });
     machine.handle({ type: 'clientData', data: encodePacket(sslRequest, 1) });
-    const error = {
-      code: 1045,
-      sqlState: '28000',
-      message: 'Access denied: a client certificate is required',
-    };
     expect(
-      machine.handle({ type: 'tlsEstablished', refuseLogin: { reason: 'client_certificate', error } }),
+      machine.handle({
+        type: 'tlsEstablished',
+        clientCertificate: { verified: false, why: 'UNABLE_TO_GET_ISSUER_CERT' },
+      }),
     ).toEqual([]);
     const actions = machine.handle({
       type: 'clientData',
@@ -412,6 +412,39 @@ describe('HandshakeMachine, a login refused after TLS (two-way TLS without a val
     const [err] = packetsIn([close.packet!]);
     expect(err.seq).toBe(3);
     expect(parseErrPacket(err.payload)).toMatchObject({ code: 1045, sqlState: '28000' });
+    expect(parseErrPacket(err.payload).message).toContain('UNABLE_TO_GET_ISSUER_CERT');
+    expect(toBackend(actions).map((p) => parseHandshakeResponse(p.payload).username.toString())).toEqual([
+      ABORTED_LOGIN_USER,
+    ]);
+  });
+
+  it('forwards a TLS login with a verified certificate', () => {
+    const machine = new HandshakeMachine(twoWay);
+    machine.handle({ type: 'backendData', data: encodePacket(greetingPayload, 0) });
+    machine.handle({ type: 'clientData', data: encodePacket(sslRequest, 1) });
+    machine.handle({ type: 'tlsEstablished', clientCertificate: { verified: true } });
+    const actions = machine.handle({
+      type: 'clientData',
+      data: encodePacket(responsePayload(CLIENT_CAPS | Capability.SSL), 2),
+    });
+    expect(of(actions, 'closeClient')).toEqual([]);
+    expect(parseHandshakeResponse(toBackend(actions)[0].payload).username.toString()).toBe('app');
+  });
+
+  it('refuses a plaintext login when a client certificate is required: ERR 3159, never forwarded', () => {
+    // A client that skips the SSLRequest must not skip the certificate check.
+    const machine = new HandshakeMachine(twoWay);
+    machine.handle({ type: 'backendData', data: encodePacket(greetingPayload, 0) });
+    const actions = machine.handle({
+      type: 'clientData',
+      data: encodePacket(responsePayload(CLIENT_CAPS), 1),
+    });
+    const close = of(actions, 'closeClient')[0];
+    expect(close.reason).toBe('insecure_transport');
+    const [err] = packetsIn([close.packet!]);
+    expect(err.seq).toBe(2);
+    expect(parseErrPacket(err.payload)).toMatchObject({ code: 3159, sqlState: 'HY000' });
+    expect(parseErrPacket(err.payload).message).toContain('--client-ca');
     expect(toBackend(actions).map((p) => parseHandshakeResponse(p.payload).username.toString())).toEqual([
       ABORTED_LOGIN_USER,
     ]);
