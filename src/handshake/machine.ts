@@ -3,10 +3,11 @@ import { isErrPacket, parseErrPacket } from '../protocol/err-packet';
 import { encodeProxyError, proxyErrors, type ProxyError } from '../protocol/errors';
 import { isGreeting, parseGreeting, withGreetingCapability, type Greeting } from '../protocol/greeting';
 import {
-  encodeHandshakeResponse,
   parseHandshakeResponse,
+  spliceHandshakeResponse,
   withClientCapabilities,
-  type HandshakeResponse,
+  type HandshakeResponseChanges,
+  type ParsedHandshakeResponse,
 } from '../protocol/handshake-response';
 import { SSL_REQUEST_LENGTH } from '../protocol/ssl-request';
 import {
@@ -25,8 +26,9 @@ import {
 import { MalformedPacketError } from '../protocol/reader';
 import { looksLikeProxyHeader } from '../protocol/proxy-protocol';
 import { isSslRequest, parseSslRequest } from '../protocol/ssl-request';
-import { classifyServerAuthPacket } from '../protocol/auth-packets';
+import { AUTH_MORE_DATA_HEADER, classifyServerAuthPacket } from '../protocol/auth-packets';
 import { abortedLoginResponse, authSwitchPlugin, dummyAuthData } from './aborted-login';
+import { proxyAttributes, withProxyAttributes, type Attributes, type ClientFacts } from './client-attributes';
 import type { CloseReason } from './close-reason';
 import { decideLogin, type ClientCertificate, type LoginPolicy } from './login-policy';
 import type { ChangeUserContext, HandshakeAction, HandshakeEvent, Transport } from './types';
@@ -52,10 +54,7 @@ export const DEFAULT_HANDSHAKE_OPTIONS: HandshakeOptions = {
 };
 
 /** What the socket layer knows about the client, asked for when the login is forwarded. */
-export interface ClientFacts {
-  ip: string;
-  port: number;
-}
+export type { ClientFacts };
 
 type State =
   | 'awaitGreeting' // dialled the database, nothing sent to the client yet
@@ -306,8 +305,10 @@ export class HandshakeMachine {
 
   private onAuthPacket(out: HandshakeAction[], packet: Packet): void {
     if (this.fullAuth === 'awaitKey') {
-      this.sendEncryptedPassword(out, packet);
-      return;
+      if (packet.payload[0] === AUTH_MORE_DATA_HEADER) return this.sendEncryptedPassword(out, packet);
+      // No key: the server switched plugins (or ended) instead of taking the key request in the
+      // login; the client answers that itself, so the kept password is of no use.
+      this.forgetPassword();
     }
     if (this.needsRsaFullAuth(packet.payload)) this.fullAuth = 'awaitPassword';
     this.backendSeq = packet.sequenceId;
@@ -382,9 +383,21 @@ export class HandshakeMachine {
   /** The client's clear password: keep it in memory only until the public key arrives. */
   private requestPublicKey(out: HandshakeAction[], packet: Packet, request: Buffer): void {
     this.clearPassword = Buffer.from(packet.payload);
-    packet.payload.fill(0);
+    this.wipe(packet.payload);
     this.fullAuth = 'awaitKey';
     this.forwardToBackend(out, request, packet.sequenceId);
+  }
+
+  /** Zeroes a client packet holding a clear password, and the received chunks it was copied from. */
+  private wipe(payload: Buffer): void {
+    payload.fill(0);
+    this.client.wipeLastSources();
+  }
+
+  private forgetPassword(): void {
+    this.fullAuth = 'none';
+    this.clearPassword?.fill(0);
+    this.clearPassword = undefined;
   }
 
   private sendEncryptedPassword(out: HandshakeAction[], packet: Packet): void {
@@ -392,11 +405,6 @@ export class HandshakeMachine {
     const password = this.clearPassword ?? Buffer.alloc(1);
     this.clearPassword = undefined;
     try {
-      if (packet.payload[0] !== 0x01) {
-        throw new MalformedPacketError(
-          'the database answered the public-key request with something else than a key',
-        );
-      }
       const encrypted = encryptPassword(password, this.backendScramble, packet.payload.subarray(1));
       this.backendSeq = (packet.sequenceId + 1) & 0xff;
       this.seqDrift = (this.seqDrift + 2) & 0xff;
@@ -540,70 +548,52 @@ export class HandshakeMachine {
   }
 
   /**
-   * The client's HandshakeResponse as the database should see it: CLIENT_SSL matching the
-   * database leg, (optionally) the proxy's connection attributes, and for a sha256_password login
-   * whose clear password a plain leg cannot carry, a public-key request in its place. Nothing else
-   * changes; the packet is only re-encoded when that reproduces the client's bytes exactly.
+   * The client's HandshakeResponse as the database should see it, spliced at byte level so that
+   * logins which would not re-encode (any bytes in attributes) get the same treatment: CLIENT_SSL
+   * matching the database leg; the proxy's connection attributes instead of any the client sent
+   * under their names; and where a plain leg cannot carry a clear sha256_password password, a
+   * public-key request in its place. Every other byte is the client's.
    */
-  private loginForBackend(payload: Buffer, response: HandshakeResponse): Buffer {
-    const capabilities = this.options.backendTls
+  private loginForBackend(payload: Buffer, response: ParsedHandshakeResponse): Buffer {
+    let capabilities = this.options.backendTls
       ? withCapability(response.capabilities, Capability.SSL)
       : withoutCapability(response.capabilities, Capability.SSL);
-    const reencodes = encodeHandshakeResponse(response).equals(payload);
-    if (reencodes && this.sha256LoginNeedsRsa(response)) {
+    const changes: HandshakeResponseChanges = {};
+    const attributes = this.proxyAttributes();
+    if (attributes && response.spans.attributes) {
+      changes.attributes = withProxyAttributes(response.attributes, attributes);
+      capabilities = withCapability(capabilities, Capability.CONNECT_ATTRS);
+    }
+    if (this.sha256LoginNeedsRsa(response)) {
       // Wait for the key: the database answers this login with AuthMoreData(0x01, PEM).
       this.clearPassword = Buffer.from(response.authResponse);
       this.fullAuth = 'awaitKey';
-      const login = encodeHandshakeResponse({
-        ...response,
-        capabilities,
-        authResponse: SHA256_REQUEST_PUBLIC_KEY,
-        ...this.withClientAttributes(response, capabilities),
-      });
-      payload.fill(0);
-      return login;
+      changes.authResponse = SHA256_REQUEST_PUBLIC_KEY;
     }
-    const attributes = reencodes ? this.withClientAttributes(response, capabilities) : {};
-    if (attributes.attributes) return encodeHandshakeResponse({ ...response, capabilities, ...attributes });
-    return capabilities === response.capabilities ? payload : withClientCapabilities(payload, capabilities);
+    if (!changes.attributes && !changes.authResponse) {
+      return capabilities === response.capabilities ? payload : withClientCapabilities(payload, capabilities);
+    }
+    const login = spliceHandshakeResponse(payload, response.spans, { ...changes, capabilities });
+    if (changes.authResponse) this.wipe(payload); // the parsed auth response is a view: wiped too
+    return login;
   }
 
-  /**
-   * The proxy's connection attributes added to the client's (when on and the database takes
-   * attributes): the fields to override in the re-encoded login, or none.
-   */
-  private withClientAttributes(
-    response: HandshakeResponse,
-    capabilities: number,
-  ): Partial<Pick<HandshakeResponse, 'capabilities' | 'attributes'>> {
+  /** The attributes the proxy adds (when on and the database takes attributes), else undefined. */
+  private proxyAttributes(): Attributes | undefined {
     const serverCaps = this.greeting?.capabilities ?? 0;
-    if (!this.options.clientAttributes || !hasCapability(serverCaps, Capability.CONNECT_ATTRS)) return {};
-    const facts = this.clientFacts();
-    const added: Array<[string, string]> = [
-      ['_client_ip', facts.ip],
-      ['_client_port', String(facts.port)],
-    ];
-    if (this.clientTls) {
-      added.push(
-        ['_client_tls_version', this.clientTls.version],
-        ['_client_tls_cipher', this.clientTls.cipher],
-      );
-    }
-    const kept = (response.attributes ?? []).filter(([key]) => !added.some(([name]) => name === key));
-    return {
-      capabilities: withCapability(capabilities, Capability.CONNECT_ATTRS),
-      attributes: [...kept, ...added],
-    };
+    if (!this.options.clientAttributes || !hasCapability(serverCaps, Capability.CONNECT_ATTRS))
+      return undefined;
+    return proxyAttributes(this.clientFacts(), this.clientTls);
   }
 
   /**
-   * A sha256_password login (the database's default plugin too) carrying the clear password, which a
-   * plain-TCP MySQL refuses: the proxy asks for the key in its place and sends the password encrypted.
+   * A sha256_password login carrying the clear password, which must not cross a plain leg whatever
+   * the greeting's plugin (a server may take it or switch plugins, but it has crossed by then): the
+   * proxy asks for the key in its place and sends the password encrypted if the server takes it.
    */
-  private sha256LoginNeedsRsa(response: HandshakeResponse): boolean {
+  private sha256LoginNeedsRsa(response: ParsedHandshakeResponse): boolean {
     return (
       response.authPluginName === SHA256_PASSWORD &&
-      this.backendPlugin === SHA256_PASSWORD &&
       isSha256ClearPassword(response.authResponse) &&
       this.databaseLegNeedsRsa()
     );
@@ -690,8 +680,7 @@ export class HandshakeMachine {
     out.push({ type: 'closeClient', reason, detail, packet });
     this.client.drain();
     this.held = [];
-    this.clearPassword?.fill(0);
-    this.clearPassword = undefined;
+    this.forgetPassword();
     if (this.backendEnded) {
       this.state = 'done';
       return;

@@ -7,9 +7,11 @@ import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { startProxy } from '../helpers/proxy';
-import { mysql } from '../helpers/clients';
+import { attributesField, mysql, rawTlsLogin } from '../helpers/clients';
 import { startFakeMysql8, type FakeMysql8Options } from '../helpers/fake-mysql8';
 import { generateDevCertificates } from '../../src/tls/dev-certs';
+import { Capability } from '../../src/protocol/capabilities';
+import { encodeHandshakeResponse } from '../../src/protocol/handshake-response';
 
 const user = 'app';
 const password = 'sha2-secret';
@@ -131,6 +133,44 @@ describe('COM_CHANGE_USER through a plain leg', () => {
         })(),
       ).rejects.toMatchObject({ errno: 1045 });
       expect(JSON.stringify(proxy.logs())).not.toContain(password);
+    } finally {
+      await proxy.stop();
+      await db.close();
+    }
+  });
+});
+
+describe('the clear password never crosses the plain leg', () => {
+  it('a sha256_password login whose HandshakeResponse does not re-encode (invalid UTF-8 attribute) still gets RSA', async () => {
+    const db = await startFakeMysql8({ user, password, ...sha256Server });
+    const proxy = await startProxy({ backendPort: db.port });
+    try {
+      const ca = await fs.readFile(proxy.caFile);
+      const { close, answer } = await rawTlsLogin(proxy.port, ca, () =>
+        Buffer.concat([
+          encodeHandshakeResponse({
+            capabilities:
+              Capability.LONG_PASSWORD |
+              Capability.PROTOCOL_41 |
+              Capability.SECURE_CONNECTION |
+              Capability.PLUGIN_AUTH |
+              Capability.PLUGIN_AUTH_LENENC_CLIENT_DATA |
+              Capability.CONNECT_ATTRS |
+              Capability.SSL,
+            maxPacketSize: 1 << 24,
+            characterSet: 45,
+            filler: Buffer.alloc(23),
+            username: Buffer.from(user),
+            authResponse: Buffer.from(`${password}\0`),
+            authPluginName: 'sha256_password',
+          }),
+          attributesField([['program_name', Buffer.from([0x78, 0xff, 0x79])]]),
+        ]),
+      );
+      close();
+      expect(answer).toMatchObject({ seq: 3, payload: Buffer.from([0, 0, 0, 2, 0, 0, 0]) });
+      expect(db.logins).toEqual(['rsa']);
+      expect(db.clearOnPlain).toBe(0);
     } finally {
       await proxy.stop();
       await db.close();

@@ -62,6 +62,9 @@ const authSwitch = Buffer.concat([Buffer.from([0xfe]), Buffer.from('client_ed255
 
 const options: HandshakeOptions = { ...DEFAULT_HANDSHAKE_OPTIONS, maxPacketSize: 64 * 1024 };
 
+/** Attributes as text pairs, for comparisons. */
+const text = (pairs?: Array<[Buffer, Buffer]>) => pairs?.map(([k, v]) => [k.toString(), v.toString()]);
+
 function of<T extends HandshakeAction['type']>(actions: HandshakeAction[], type: T) {
   return actions.filter((a): a is Extract<HandshakeAction, { type: T }> => a.type === type);
 }
@@ -131,7 +134,7 @@ describe('HandshakeMachine, TLS client in front of a plain database', () => {
     expect(response.seq).toBe(1);
     const parsed = parseHandshakeResponse(response.payload);
     expect(hasCapability(parsed.capabilities, Capability.SSL)).toBe(false);
-    expect(parsed.attributes).toEqual([['_client_name', 'test']]);
+    expect(text(parsed.attributes)).toEqual([['_client_name', 'test']]);
     expect(of(actions, 'login')).toEqual([
       { type: 'login', transport: 'tls', user: 'app', database: 'test', authPlugin: 'mysql_native_password' },
     ]);
@@ -513,19 +516,119 @@ describe('HandshakeMachine, connection attributes for the database', () => {
       }),
     );
     const forwarded = parseHandshakeResponse(sent.payload);
-    expect(forwarded.attributes).toEqual([
+    expect(text(forwarded.attributes)).toEqual([
       ['_client_name', 'test'],
       ['_client_ip', '10.1.2.3'],
       ['_client_port', '5555'],
       ['_client_tls_version', 'TLSv1.3'],
       ['_client_tls_cipher', 'TLS_AES_256_GCM_SHA384'],
     ]);
-    expect({ ...forwarded, attributes: undefined, capabilities: 0 }).toEqual({
+    expect({ ...forwarded, attributes: undefined, capabilities: 0, spans: undefined }).toEqual({
       ...original,
       attributes: undefined,
       capabilities: 0,
+      spans: undefined,
     });
     expect(forwarded.capabilities).toBe((original.capabilities & ~Capability.SSL) >>> 0);
+  });
+});
+
+/** The HandshakeResponse with a raw attributes block appended (any bytes, lengths that lie). */
+const withRawAttributes = (caps: number, block: Buffer, base = responsePayload): Buffer => {
+  const payload = base(caps & ~Capability.CONNECT_ATTRS);
+  const withFlag = Buffer.from(payload);
+  withFlag.writeUInt32LE((caps | Capability.CONNECT_ATTRS) >>> 0, 0);
+  return Buffer.concat([withFlag, block]);
+};
+const pair = (k: string | Buffer, v: string | Buffer) => {
+  const key = Buffer.from(k);
+  const value = Buffer.from(v);
+  return Buffer.concat([Buffer.from([key.length]), key, Buffer.from([value.length]), value]);
+};
+const lenenc = (block: Buffer) => Buffer.concat([Buffer.from([block.length]), block]);
+
+describe('HandshakeMachine, connection attributes cannot be forged', () => {
+  const attrOptions = { ...options, clientAttributes: true };
+  const facts = () => ({ ip: '10.1.2.3', port: 5555 });
+  const forged = lenenc(
+    Buffer.concat([
+      pair('_client_ip', '10.9.9.9'),
+      pair('_client_name', 'forger'),
+      pair('program_name', Buffer.from([0x78, 0xff, 0x79])), // not UTF-8: does not re-encode
+      pair('_client_tls_version', 'TLSv9'),
+      pair('_client_ip', '10.8.8.8'),
+    ]),
+  );
+
+  it('drops the client _client_* names the proxy sets and adds its own; other bytes stay as sent', () => {
+    const machine = new HandshakeMachine(attrOptions, facts);
+    const login = withRawAttributes(CLIENT_CAPS | Capability.SSL, forged);
+    const [sent] = toBackend(tlsLogin(machine, greetingPayload, login));
+    const forwarded = parseHandshakeResponse(sent.payload);
+    expect(forwarded.attributes).toEqual([
+      [Buffer.from('_client_name'), Buffer.from('forger')],
+      [Buffer.from('program_name'), Buffer.from([0x78, 0xff, 0x79])],
+      [Buffer.from('_client_ip'), Buffer.from('10.1.2.3')],
+      [Buffer.from('_client_port'), Buffer.from('5555')],
+    ]);
+    // every byte before the attributes is the client's (bar CLIENT_SSL)
+    const [start] = forwarded.spans.attributes!;
+    expect(sent.payload.subarray(4, start)).toEqual(login.subarray(4, start));
+  });
+
+  it('a plaintext client cannot claim TLS facts either', () => {
+    const machine = new HandshakeMachine(attrOptions, facts);
+    machine.handle({ type: 'backendData', data: encodePacket(greetingPayload, 0) });
+    const login = withRawAttributes(CLIENT_CAPS, forged);
+    const [sent] = toBackend(machine.handle({ type: 'clientData', data: encodePacket(login, 1) }));
+    const names = parseHandshakeResponse(sent.payload).attributes!.map(([k]) => k.toString());
+    expect(names).toEqual(['_client_name', 'program_name', '_client_ip', '_client_port']);
+  });
+
+  it('with --no-client-attrs relays the login byte for byte (bar CLIENT_SSL)', () => {
+    const machine = new HandshakeMachine(options, facts);
+    const login = withRawAttributes(CLIENT_CAPS | Capability.SSL, forged);
+    const [sent] = toBackend(tlsLogin(machine, greetingPayload, login));
+    expect(sent.payload.subarray(4)).toEqual(login.subarray(4));
+  });
+
+  it('adds attributes to a login that has none, setting CLIENT_CONNECT_ATTRS', () => {
+    const machine = new HandshakeMachine(attrOptions, facts);
+    const login = responsePayload((CLIENT_CAPS | Capability.SSL) & ~Capability.CONNECT_ATTRS);
+    const [sent] = toBackend(tlsLogin(machine, greetingPayload, login));
+    const forwarded = parseHandshakeResponse(sent.payload);
+    expect(hasCapability(forwarded.capabilities, Capability.CONNECT_ATTRS)).toBe(true);
+    expect(text(forwarded.attributes)).toEqual([
+      ['_client_ip', '10.1.2.3'],
+      ['_client_port', '5555'],
+    ]);
+  });
+
+  it.each([
+    ['an attributes block longer than the packet', Buffer.concat([Buffer.from([200]), pair('a', 'b')])],
+    ['a pair longer than its block', Buffer.concat([Buffer.from([3]), pair('abc', 'def')])],
+    ['a truncated length prefix', Buffer.from([0xfc, 0x01])],
+  ])('refuses %s with ERR 1043, forwarding nothing of it', (_name, block) => {
+    const machine = new HandshakeMachine(attrOptions, facts);
+    const actions = tlsLogin(
+      machine,
+      greetingPayload,
+      withRawAttributes(CLIENT_CAPS | Capability.SSL, block),
+    );
+    const close = of(actions, 'closeClient')[0];
+    expect(close.reason).toBe('bad_packet');
+    expect(parseErrPacket(packetsIn([close.packet!])[0].payload).code).toBe(1043);
+    expect(toBackend(actions).map((p) => parseHandshakeResponse(p.payload).username.toString())).toEqual([
+      ABORTED_LOGIN_USER,
+    ]);
+  });
+
+  it('refuses an auth response that claims more bytes than the packet holds', () => {
+    const machine = new HandshakeMachine(attrOptions, facts);
+    const login = responsePayload(CLIENT_CAPS | Capability.SSL);
+    login[32 + 4] = 0xfa; // lenenc auth response length of 250 bytes
+    const close = of(tlsLogin(machine, greetingPayload, login), 'closeClient')[0];
+    expect(close.reason).toBe('bad_packet');
   });
 });
 
@@ -575,6 +678,55 @@ describe('HandshakeMachine, sha256_password on a plain database leg', () => {
     const done = machine.handle({ type: 'backendData', data: encodePacket(OK, 4) });
     expect(toClient(done)).toEqual([{ seq: 3, payload: OK }]);
     expect(machine.phase).toBe('established');
+  });
+
+  const sha256Login = (extra: Buffer = Buffer.alloc(0)) =>
+    Buffer.concat([
+      encodeHandshakeResponse({
+        ...parseHandshakeResponse(
+          responsePayload((CLIENT_CAPS | Capability.SSL) & ~Capability.CONNECT_ATTRS),
+        ),
+        capabilities: CLIENT_CAPS | Capability.SSL,
+        authResponse: Buffer.from(clearPassword),
+        authPluginName: 'sha256_password',
+      }),
+      extra,
+    ]);
+
+  it('does so for a login that does not re-encode (bytes that are not UTF-8 in an attribute)', () => {
+    const machine = new HandshakeMachine(options);
+    const login = sha256Login(lenenc(pair('program_name', Buffer.from([0xff, 0xfe]))));
+    const [sent] = toBackend(tlsLogin(machine, sha256Greeting, login));
+    const forwarded = parseHandshakeResponse(sent.payload);
+    expect(forwarded.authResponse).toEqual(Buffer.from([0x01]));
+    expect(forwarded.attributes).toEqual([[Buffer.from('program_name'), Buffer.from([0xff, 0xfe])]]);
+    expect(sent.payload.includes(Buffer.from('s3cret'))).toBe(false);
+    const [encrypted] = toBackend(
+      machine.handle({
+        type: 'backendData',
+        data: encodePacket(Buffer.concat([Buffer.from([0x01]), publicPem]), 2),
+      }),
+    );
+    expect(decrypt(encrypted.payload)).toEqual(clearPassword);
+  });
+
+  it("does so whatever plugin the greeting names; a server that switches plugins instead gets the client's answer", () => {
+    const machine = new HandshakeMachine(options);
+    const cachingGreeting = encodeGreeting({
+      ...parseGreeting(sha256Greeting),
+      authPluginName: 'caching_sha2_password',
+    });
+    const [sent] = toBackend(tlsLogin(machine, cachingGreeting, sha256Login()));
+    expect(parseHandshakeResponse(sent.payload).authResponse).toEqual(Buffer.from([0x01]));
+    const sha2Switch = encodeAuthSwitchRequest('caching_sha2_password', scramble);
+    const switched = machine.handle({ type: 'backendData', data: encodePacket(sha2Switch, 2) });
+    expect(toClient(switched)).toEqual([{ seq: 3, payload: sha2Switch }]);
+    expect(toBackend(switched)).toEqual([]);
+    expect((machine as unknown as { clearPassword?: Buffer }).clearPassword).toBeUndefined();
+    const fast = Buffer.alloc(32, 3);
+    expect(toBackend(machine.handle({ type: 'clientData', data: encodePacket(fast, 4) }))).toEqual([
+      { seq: 3, payload: fast },
+    ]);
   });
 
   it('answers an auth switch to sha256_password the same way; a key request from the client passes through', () => {
