@@ -1,7 +1,8 @@
 import { Capability, hasCapability, withCapability, withoutCapability } from '../protocol/capabilities';
 import { isErrPacket, parseErrPacket } from '../protocol/err-packet';
 import { encodeProxyError, proxyErrors, type ProxyError } from '../protocol/errors';
-import { isGreeting, parseGreeting, withGreetingCapability, type Greeting } from '../protocol/greeting';
+import { isGreeting, parseGreeting, withGreetingCapabilities, type Greeting } from '../protocol/greeting';
+import { parseChangeUser, spliceChangeUser } from '../protocol/change-user';
 import {
   parseHandshakeResponse,
   spliceHandshakeResponse,
@@ -69,6 +70,14 @@ type State =
 
 const COM_QUIT = Buffer.from([0x01]);
 
+/**
+ * Compression (zlib, zstd) hides the command headers the session layer follows to give a
+ * COM_CHANGE_USER RSA help, so it is not offered where the database leg is plain (clients then run
+ * uncompressed; over TLS, compression also leaks lengths). --backend-tls on keeps it.
+ * https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_basic_compression.html
+ */
+const COMPRESSION = Capability.COMPRESS | Capability.ZSTD_COMPRESSION_ALGORITHM;
+
 /** A PROXY header from a peer that is not a trusted balancer: refused, never believed. */
 class UnexpectedProxyHeaderError extends MalformedPacketError {}
 /** Auth rounds the proxy answers on its own while releasing before it just hangs up. */
@@ -124,10 +133,12 @@ export class HandshakeMachine {
   private backendTlsUp = false;
   /** The login waiting for the database-leg TLS handshake. */
   private pendingLogin?: Buffer;
-  /** The client asked for the compressed protocol (zlib or zstd): after the login, packet headers are hidden. */
-  private compressed = false;
   /** A COM_CHANGE_USER exchange: both legs count from 0, no SSLRequest to shift for. */
   private commandPhase = false;
+  /** The session's capabilities as the database sees them (the login as relayed, and the greeting's). */
+  private sessionCapabilities = 0;
+  /** The connection attributes the proxy adds, kept for COM_CHANGE_USER (which carries attributes too). */
+  private ownAttributes?: Attributes;
 
   /**
    * A machine for a COM_CHANGE_USER on an established session: it relays that command and the
@@ -142,9 +153,10 @@ export class HandshakeMachine {
     machine.commandPhase = true;
     machine.state = 'changeUser';
     machine.clientSeq = 0xff; // the command is sequence id 0
-    machine.responseForwarded = true;
     machine.backendPlugin = context.plugin;
     machine.backendScramble = context.scramble;
+    machine.sessionCapabilities = context.capabilities;
+    machine.ownAttributes = context.attributes;
     return machine;
   }
 
@@ -290,8 +302,10 @@ export class HandshakeMachine {
       this.release(out);
       return;
     }
-    // Relay the greeting untouched except for CLIENT_SSL, which the proxy itself provides.
-    const relayed = withGreetingCapability(packet.payload, greeting, Capability.SSL, true);
+    // Relay the greeting untouched except for CLIENT_SSL, which the proxy itself provides, and
+    // compression where the proxy must be able to read the command headers (see COMPRESSION).
+    const clear = this.databaseLegMayNeedRsa() ? COMPRESSION : 0;
+    const relayed = withGreetingCapabilities(packet.payload, greeting, Capability.SSL, clear);
     out.push({ type: 'sendToClient', data: encodePacket(relayed, packet.sequenceId) });
     this.clientSeq = packet.sequenceId;
     this.state = 'awaitClientFirst';
@@ -352,23 +366,30 @@ export class HandshakeMachine {
    * always forces full authentication), so it is left alone.
    */
   private databaseLegNeedsRsa(): boolean {
-    return (
-      this.transport === 'tls' &&
-      !this.options.backendTls &&
-      !(this.greeting?.serverVersion ?? '').includes('TiDB')
-    );
+    return this.transport === 'tls' && this.databaseLegMayNeedRsa();
+  }
+
+  /** The database leg is plain and the database is not TiDB: a TLS client's clear password must not cross it. */
+  private databaseLegMayNeedRsa(): boolean {
+    return !this.options.backendTls && !(this.greeting?.serverVersion ?? '').includes('TiDB');
   }
 
   /**
-   * What a later COM_CHANGE_USER will need, for sessions where it may need RSA help: a MySQL with
-   * SHA-256 auth plugins behind a plain leg, and no compression hiding the command headers.
+   * What a later COM_CHANGE_USER needs, for every session whose re-authentication could put a
+   * clear password on the plain leg: any greeting can lead there (MySQL 8 switches a change-user to
+   * the account's caching_sha2_password or sha256_password whatever the login used, and MariaDB
+   * has a caching_sha2_password plugin since 11.4), so the session layer watches them all.
    */
   private changeUserContext(): ChangeUserContext | undefined {
     const greeting = this.greeting;
-    if (!greeting || this.compressed || !this.databaseLegNeedsRsa()) return undefined;
-    const sha2 = (plugin?: string): boolean => plugin === CACHING_SHA2 || plugin === SHA256_PASSWORD;
-    if (!sha2(greeting.authPluginName) && !sha2(this.backendPlugin)) return undefined;
-    return { greeting, plugin: this.backendPlugin, scramble: Buffer.from(this.backendScramble) };
+    if (!greeting || !this.databaseLegNeedsRsa()) return undefined;
+    return {
+      greeting,
+      plugin: this.backendPlugin,
+      scramble: Buffer.from(this.backendScramble),
+      capabilities: this.sessionCapabilities,
+      attributes: this.ownAttributes,
+    };
   }
 
   /** MySQL asks for caching_sha2_password full authentication: the client's next packet is its password. */
@@ -519,17 +540,38 @@ export class HandshakeMachine {
     this.onHandshakeResponse(out, packet);
   }
 
-  /** The COM_CHANGE_USER itself goes as it came; its answers are the login's kind of auth packets. */
+  /**
+   * The COM_CHANGE_USER goes as it came, except as for a login: the proxy's connection attributes,
+   * and a key request in place of a clear sha256_password password (which the server may take, or
+   * switch plugins; either way it must not cross the plain leg). Its answers are the login's kind.
+   */
   private onChangeUser(out: HandshakeAction[], packet: Packet): void {
+    const command = parseChangeUser(packet.payload, this.sessionCapabilities);
     this.state = 'authenticating';
-    this.forwardToBackend(out, packet.payload, packet.sequenceId);
+    this.responseForwarded = true;
+    const changes: { authResponse?: Buffer; attributes?: Attributes } = {};
+    if (this.ownAttributes && command.spans.attributes) {
+      changes.attributes = withProxyAttributes(command.attributes, this.ownAttributes);
+    }
+    if (
+      command.authPluginName === SHA256_PASSWORD &&
+      isSha256ClearPassword(command.authResponse) &&
+      this.databaseLegNeedsRsa()
+    ) {
+      this.clearPassword = Buffer.from(command.authResponse);
+      this.fullAuth = 'awaitKey';
+      changes.authResponse = SHA256_REQUEST_PUBLIC_KEY;
+    }
+    if (!changes.attributes && !changes.authResponse) {
+      return this.forwardToBackend(out, packet.payload, packet.sequenceId);
+    }
+    const relayed = spliceChangeUser(packet.payload, command, this.sessionCapabilities, changes);
+    if (changes.authResponse) this.wipe(packet.payload);
+    this.forwardToBackend(out, relayed, packet.sequenceId);
   }
 
   private onHandshakeResponse(out: HandshakeAction[], packet: Packet): void {
     const response = parseHandshakeResponse(packet.payload);
-    this.compressed =
-      hasCapability(response.capabilities, Capability.COMPRESS) ||
-      hasCapability(response.capabilities, Capability.ZSTD_COMPRESSION_ALGORITHM);
     out.push({
       type: 'login',
       transport: this.transport,
@@ -542,6 +584,12 @@ export class HandshakeMachine {
     if (!decision.allowed) {
       this.endClient(out, decision.reason, decision.detail, decision.error);
       return;
+    }
+    if (this.databaseLegNeedsRsa() && (response.capabilities & COMPRESSION) !== 0) {
+      // Not offered in the greeting (see COMPRESSION): a client that asks anyway is refused.
+      throw new MalformedPacketError(
+        'the client asked for compression, which the proxy does not offer between a TLS client and a plain database leg',
+      );
     }
     this.state = 'authenticating';
     this.submitLogin(out, this.loginForBackend(packet.payload, response));
@@ -560,6 +608,7 @@ export class HandshakeMachine {
       : withoutCapability(response.capabilities, Capability.SSL);
     const changes: HandshakeResponseChanges = {};
     const attributes = this.proxyAttributes();
+    this.ownAttributes = attributes;
     if (attributes && response.spans.attributes) {
       changes.attributes = withProxyAttributes(response.attributes, attributes);
       capabilities = withCapability(capabilities, Capability.CONNECT_ATTRS);
@@ -570,6 +619,7 @@ export class HandshakeMachine {
       this.fullAuth = 'awaitKey';
       changes.authResponse = SHA256_REQUEST_PUBLIC_KEY;
     }
+    this.sessionCapabilities = (capabilities & (this.greeting?.capabilities ?? 0)) >>> 0;
     if (!changes.attributes && !changes.authResponse) {
       return capabilities === response.capabilities ? payload : withClientCapabilities(payload, capabilities);
     }
@@ -694,6 +744,13 @@ export class HandshakeMachine {
   private release(out: HandshakeAction[]): void {
     if (this.backendEnded) return;
     if (!this.greeting) return; // wait for it; onGreeting calls back
+    if (this.commandPhase && !this.responseForwarded) {
+      // A COM_CHANGE_USER refused before it went out: the session is idle, log it out.
+      out.push({ type: 'sendToBackend', data: encodePacket(COM_QUIT, 0) });
+      this.endBackend(out);
+      this.state = 'done';
+      return;
+    }
     if (!this.responseForwarded) {
       const login = abortedLoginResponse(this.greeting);
       const capabilities = login.readUInt32LE(0);

@@ -62,13 +62,17 @@ export type HandshakeAction =
   | { type: 'closeBackend' };
 
 /**
- * What a COM_CHANGE_USER re-authentication needs from the login: kept only for sessions where the
- * client leg is TLS, the database leg plain, and the database a MySQL with SHA-256 auth plugins,
- * whose full authentication the proxy must RSA-encrypt.
+ * What a COM_CHANGE_USER re-authentication needs from the login: kept for sessions where the
+ * client leg is TLS and the database leg plain (TiDB aside), where a re-authentication could ask
+ * for the clear password, which the proxy must then RSA-encrypt.
  */
 export interface ChangeUserContext {
   greeting: import('../protocol/greeting').Greeting;
   /** The auth plugin and scramble in force at the end of the last authentication. */
   plugin?: string;
   scramble: Buffer;
+  /** The session's capabilities as the database sees them (which fields a COM_CHANGE_USER has, response shapes). */
+  capabilities: number;
+  /** The connection attributes the proxy adds, for the COM_CHANGE_USER's. */
+  attributes?: Array<[Buffer, Buffer]>;
 }

@@ -135,6 +135,28 @@ describe('--backend-tls verify', () => {
 });
 
 describe('--backend-tls on', () => {
+  it('relays the compressed protocol untouched (nothing to watch when the database leg is TLS)', async () => {
+    const proxy = await startProxy({ backendPort: db.port, args: ['--backend-tls', 'on'] });
+    try {
+      const ca = await fs.readFile(proxy.caFile);
+      const conn = await mysql.createConnection({
+        host: '127.0.0.1',
+        port: proxy.port,
+        user,
+        password,
+        ssl: { ca },
+        compress: true,
+      });
+      const [[row]] = await conn.query(`SELECT REPEAT('z', 100000) AS text`);
+      expect(row.text.length).toBe(100000);
+      const [[status]] = await conn.query("SHOW SESSION STATUS LIKE 'Compression'");
+      expect(status.Value).toBe('ON');
+      await conn.end();
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   it('encrypts the database leg without verifying it (ed25519 and native users)', async () => {
     const proxy = await startProxy({ backendPort: db.port, args: ['--backend-tls', 'on'] });
     try {

@@ -773,20 +773,77 @@ describe('HandshakeMachine, COM_CHANGE_USER on an established session', () => {
     }),
   );
 
-  it('offers the context only where it can be needed: TLS to a plain MySQL with SHA-256 plugins', () => {
-    const login = (greeting: Buffer, extraCaps = 0) => {
-      const machine = new HandshakeMachine(options);
-      tlsLogin(machine, greeting, responsePayload(CLIENT_CAPS | Capability.SSL | extraCaps));
-      return of(machine.handle({ type: 'backendData', data: encodePacket(OK, 2) }), 'established')[0];
-    };
+  const loginTo = (greeting: Buffer, opts = options, extraCaps = 0) => {
+    const machine = new HandshakeMachine(opts);
+    const actions = tlsLogin(machine, greeting, responsePayload(CLIENT_CAPS | Capability.SSL | extraCaps));
+    return [...actions, ...machine.handle({ type: 'backendData', data: encodePacket(OK, 2) })];
+  };
+
+  it('watches every TLS session on a plain leg, whatever the greeting: any can switch to SHA-256 later', () => {
     const mysql8 = encodeGreeting(mysql8Greeting);
-    const context = login(mysql8).changeUser;
-    expect(context).toMatchObject({ plugin: 'caching_sha2_password' });
+    const context = of(loginTo(mysql8), 'established')[0].changeUser;
+    expect(context).toMatchObject({
+      plugin: 'caching_sha2_password',
+      capabilities: CLIENT_CAPS & SERVER_CAPS,
+    });
     expect(context?.scramble).toEqual(Buffer.from('abcdefghijklmnopqrst'));
-    expect(login(greetingPayload).changeUser).toBeUndefined(); // MariaDB: pipe untouched
-    // compressed sessions: the headers the scanner would follow are inside compressed frames
-    expect(login(mysql8, Capability.COMPRESS).changeUser).toBeUndefined();
-    expect(login(mysql8, Capability.ZSTD_COMPRESSION_ALGORITHM).changeUser).toBeUndefined();
+    // a MySQL 8 login with mysql_native_password; MariaDB (caching_sha2_password plugin since 11.4)
+    const native = encodeGreeting({ ...mysql8Greeting, authPluginName: 'mysql_native_password' });
+    expect(of(loginTo(native), 'established')[0].changeUser).toMatchObject({
+      plugin: 'mysql_native_password',
+    });
+    expect(of(loginTo(greetingPayload), 'established')[0].changeUser).toBeDefined();
+  });
+
+  it('pipes untouched where no clear password can cross: TiDB, --backend-tls, plaintext clients', () => {
+    const tidb = encodeGreeting({ ...mysql8Greeting, serverVersion: '8.0.11-TiDB-v7.5.0' });
+    expect(of(loginTo(tidb), 'established')[0].changeUser).toBeUndefined();
+    const plain = new HandshakeMachine(options);
+    plain.handle({ type: 'backendData', data: encodePacket(encodeGreeting(mysql8Greeting), 0) });
+    plain.handle({ type: 'clientData', data: encodePacket(responsePayload(CLIENT_CAPS), 1) });
+    const done = plain.handle({ type: 'backendData', data: encodePacket(OK, 2) });
+    expect(of(done, 'established')[0].changeUser).toBeUndefined();
+    const tlsBackend = new HandshakeMachine({ ...options, backendTls: true });
+    const tlsGreeting = encodeGreeting({ ...mysql8Greeting, capabilities: SERVER_CAPS | Capability.SSL });
+    tlsLogin(tlsBackend, tlsGreeting);
+    tlsBackend.handle({ type: 'backendTlsEstablished' });
+    const viaTls = tlsBackend.handle({ type: 'backendData', data: encodePacket(OK, 3) });
+    expect(of(viaTls, 'established')[0].changeUser).toBeUndefined();
+  });
+
+  it('does not offer compression on a plain leg, and refuses a TLS client that asks for it anyway', () => {
+    // Compressed frames would hide the command headers the watch follows.
+    const offering = encodeGreeting({
+      ...mysql8Greeting,
+      capabilities: SERVER_CAPS | Capability.COMPRESS | Capability.ZSTD_COMPRESSION_ALGORITHM,
+    });
+    const [relayed] = toClient(
+      new HandshakeMachine(options).handle({ type: 'backendData', data: encodePacket(offering, 0) }),
+    );
+    const caps = parseGreeting(relayed.payload).capabilities;
+    expect(
+      hasCapability(caps, Capability.COMPRESS) || hasCapability(caps, Capability.ZSTD_COMPRESSION_ALGORITHM),
+    ).toBe(false);
+    expect(hasCapability(caps, Capability.SSL)).toBe(true);
+    for (const flag of [Capability.COMPRESS, Capability.ZSTD_COMPRESSION_ALGORITHM]) {
+      const actions = loginTo(offering, options, flag);
+      expect(of(actions, 'closeClient')[0]).toMatchObject({ reason: 'bad_packet' });
+      expect(of(actions, 'established')).toEqual([]);
+    }
+    // --backend-tls keeps compression: nothing is watched there
+    const kept = new HandshakeMachine({ ...options, backendTls: true }).handle({
+      type: 'backendData',
+      data: encodePacket(
+        encodeGreeting({
+          ...parseGreeting(offering),
+          capabilities: parseGreeting(offering).capabilities | Capability.SSL,
+        }),
+        0,
+      ),
+    });
+    expect(hasCapability(parseGreeting(toClient(kept)[0].payload).capabilities, Capability.COMPRESS)).toBe(
+      true,
+    );
   });
 
   it('relays the command and its re-authentication with command-phase ids, encrypting a clear password', () => {
@@ -795,12 +852,14 @@ describe('HandshakeMachine, COM_CHANGE_USER on an established session', () => {
       greeting: mysql8Greeting,
       plugin: 'caching_sha2_password',
       scramble: Buffer.from('abcdefghijklmnopqrst'),
+      capabilities: CLIENT_CAPS,
     });
     const command = Buffer.concat([
       Buffer.from([0x11]),
       Buffer.from('app\0'),
       Buffer.from([20]),
       Buffer.alloc(20, 5),
+      Buffer.from('\0'),
     ]);
     expect(toBackend(machine.handle({ type: 'clientData', data: encodePacket(command, 0) }))).toEqual([
       { seq: 0, payload: command },
@@ -838,6 +897,111 @@ describe('HandshakeMachine, COM_CHANGE_USER on an established session', () => {
     expect(of(done, 'established')[0].changeUser).toMatchObject({
       plugin: 'caching_sha2_password',
       scramble,
+    });
+  });
+
+  describe('the command itself', () => {
+    const scramble = Buffer.from('abcdefghijklmnopqrst');
+    const context = {
+      greeting: mysql8Greeting,
+      plugin: 'caching_sha2_password',
+      scramble,
+      capabilities: CLIENT_CAPS,
+      attributes: [
+        [Buffer.from('_client_ip'), Buffer.from('10.1.2.3')],
+        [Buffer.from('_client_port'), Buffer.from('5555')],
+      ] as Array<[Buffer, Buffer]>,
+    };
+    /** COM_CHANGE_USER: user, auth data (1-byte length), database, character set, plugin, attributes. */
+    const command = (auth: Buffer, plugin: string, attributes: Buffer) =>
+      Buffer.concat([
+        Buffer.from([0x11]),
+        Buffer.from('app\0'),
+        Buffer.from([auth.length]),
+        auth,
+        Buffer.from('test\0'),
+        Buffer.from([0x21, 0x00]),
+        Buffer.from(`${plugin}\0`),
+        attributes,
+      ]);
+    const forged = lenenc(Buffer.concat([pair('_client_ip', '10.9.9.9'), pair('k', Buffer.from([0xff]))]));
+
+    it("drops the client _client_* attributes and adds the proxy's, the rest byte for byte", () => {
+      const machine = HandshakeMachine.forChangeUser(options, context);
+      const sent = command(Buffer.alloc(20, 5), 'mysql_native_password', forged);
+      const [relayed] = toBackend(machine.handle({ type: 'clientData', data: encodePacket(sent, 0) }));
+      const expected = command(
+        Buffer.alloc(20, 5),
+        'mysql_native_password',
+        lenenc(
+          Buffer.concat([
+            pair('k', Buffer.from([0xff])),
+            pair('_client_ip', '10.1.2.3'),
+            pair('_client_port', '5555'),
+          ]),
+        ),
+      );
+      expect(relayed).toEqual({ seq: 0, payload: expected });
+    });
+
+    it('puts a key request in place of a clear sha256_password password; the server may take it or switch', () => {
+      const clear = Buffer.from('pw-in-command\0');
+      const taking = HandshakeMachine.forChangeUser(options, context);
+      const [relayed] = toBackend(
+        taking.handle({
+          type: 'clientData',
+          data: encodePacket(command(clear, 'sha256_password', forged), 0),
+        }),
+      );
+      expect(relayed.payload.includes(Buffer.from('pw-in-command'))).toBe(false);
+      expect(relayed.payload.includes(Buffer.from([1, 0x01, ...Buffer.from('test\0')]))).toBe(true);
+      const [encrypted] = toBackend(
+        taking.handle({
+          type: 'backendData',
+          data: encodePacket(Buffer.concat([Buffer.from([0x01]), publicPem]), 1),
+        }),
+      );
+      expect(encrypted.seq).toBe(2);
+      const mixed = crypto.privateDecrypt(
+        { key: privateKey, padding: crypto.constants.RSA_PKCS1_OAEP_PADDING },
+        encrypted.payload,
+      );
+      expect(Buffer.from(mixed.map((b, i) => b ^ scramble[i % 20]))).toEqual(clear);
+      expect(toClient(taking.handle({ type: 'backendData', data: encodePacket(OK, 3) }))).toEqual([
+        { seq: 1, payload: OK },
+      ]);
+
+      const switching = HandshakeMachine.forChangeUser(options, context);
+      switching.handle({
+        type: 'clientData',
+        data: encodePacket(command(clear, 'sha256_password', forged), 0),
+      });
+      const sha256Switch = encodeAuthSwitchRequest('sha256_password', Buffer.from('ABCDEFGHIJKLMNOPQRST'));
+      expect(
+        toClient(switching.handle({ type: 'backendData', data: encodePacket(sha256Switch, 1) })),
+      ).toEqual([{ seq: 1, payload: sha256Switch }]);
+      // the client answers the switch with its clear password: RSA again
+      const answer = toBackend(switching.handle({ type: 'clientData', data: encodePacket(clear, 2) }));
+      expect(answer).toEqual([{ seq: 2, payload: Buffer.from([0x01]) }]);
+    });
+
+    it.each([
+      ['a user name without its NUL', Buffer.from('\x11app')],
+      ['auth data longer than the packet', Buffer.from('\x11app\0\x50abc')],
+      [
+        'attributes longer than the packet',
+        command(Buffer.alloc(20), 'mysql_native_password', Buffer.from([0x40, 1, 0x61])),
+      ],
+    ])('refuses %s with ERR 1043 and logs the idle session out', (_name, bad) => {
+      const machine = HandshakeMachine.forChangeUser(options, context);
+      const actions = machine.handle({ type: 'clientData', data: encodePacket(bad, 0) });
+      const close = of(actions, 'closeClient')[0];
+      expect(close.reason).toBe('bad_packet');
+      const [err] = packetsIn([close.packet!]);
+      expect(err.seq).toBe(1);
+      expect(parseErrPacket(err.payload).code).toBe(1043);
+      expect(toBackend(actions)).toEqual([{ seq: 0, payload: Buffer.from([0x01]) }]); // COM_QUIT only
+      expect(of(actions, 'closeBackend')).toHaveLength(1);
     });
   });
 });
