@@ -350,7 +350,7 @@ export class HandshakeMachine {
       this.state = 'done';
       return;
     }
-    if (kind === 'auth-switch') {
+    if (kind === 'auth-switch' || this.isNextFactor(packet.payload)) {
       this.backendPlugin = authSwitchPlugin(packet.payload);
       this.backendScramble = authSwitchScramble(packet.payload) ?? this.backendScramble;
       // sha256_password's first answer is the password itself: clear from a client that sees TLS.
@@ -390,6 +390,18 @@ export class HandshakeMachine {
       capabilities: this.sessionCapabilities,
       attributes: this.ownAttributes,
     };
+  }
+
+  /**
+   * MySQL multi-factor authentication: AuthNextFactor (0x02, plugin NUL, data) starts the next
+   * factor's plugin like an AuthSwitchRequest. Only with CLIENT_MULTI_FACTOR_AUTHENTICATION, since
+   * other plugins' data may start with 0x02 (MariaDB's dialog prompts do).
+   * https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_connection_phase_packets_protocol_auth_next_factor_request.html
+   */
+  private isNextFactor(payload: Buffer): boolean {
+    return (
+      payload[0] === 0x02 && hasCapability(this.sessionCapabilities, Capability.MULTI_FACTOR_AUTHENTICATION)
+    );
   }
 
   /** MySQL asks for caching_sha2_password full authentication: the client's next packet is its password. */

@@ -729,6 +729,39 @@ describe('HandshakeMachine, sha256_password on a plain database leg', () => {
     ]);
   });
 
+  it('follows MySQL multi-factor authentication: a caching_sha2_password second factor gets RSA too', () => {
+    // AuthNextFactor (0x02, plugin, data) names the next factor's plugin and scramble, like a switch.
+    // https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_connection_phase_packets_protocol_auth_next_factor_request.html
+    const mfaCaps = CLIENT_CAPS | Capability.SSL | Capability.MULTI_FACTOR_AUTHENTICATION;
+    const mfaGreeting = encodeGreeting({
+      ...parseGreeting(sha256Greeting),
+      capabilities: SERVER_CAPS | Capability.MULTI_FACTOR_AUTHENTICATION,
+      authPluginName: 'mysql_native_password',
+    });
+    const machine = new HandshakeMachine(options);
+    tlsLogin(machine, mfaGreeting, responsePayload(mfaCaps));
+    const second = Buffer.from('ABCDEFGHIJKLMNOPQRST');
+    const nextFactor = Buffer.concat([Buffer.from([0x02]), Buffer.from('caching_sha2_password\0'), second]);
+    expect(toClient(machine.handle({ type: 'backendData', data: encodePacket(nextFactor, 2) }))).toEqual([
+      { seq: 3, payload: nextFactor },
+    ]);
+    machine.handle({ type: 'clientData', data: encodePacket(Buffer.alloc(32, 3), 4) });
+    machine.handle({ type: 'backendData', data: encodePacket(Buffer.from([0x01, 0x04]), 4) });
+    const sent = toBackend(machine.handle({ type: 'clientData', data: encodePacket(clearPassword, 6) }));
+    expect(sent).toEqual([{ seq: 5, payload: Buffer.from([0x02]) }]);
+    const [encrypted] = toBackend(
+      machine.handle({
+        type: 'backendData',
+        data: encodePacket(Buffer.concat([Buffer.from([0x01]), publicPem]), 6),
+      }),
+    );
+    const mixed = crypto.privateDecrypt(
+      { key: privateKey, padding: crypto.constants.RSA_PKCS1_OAEP_PADDING },
+      encrypted.payload,
+    );
+    expect(Buffer.from(mixed.map((b, i) => b ^ second[i % 20]))).toEqual(clearPassword);
+  });
+
   it('answers an auth switch to sha256_password the same way; a key request from the client passes through', () => {
     const sha256Switch = encodeAuthSwitchRequest('sha256_password', scramble);
     const run = (answer: Buffer) => {
