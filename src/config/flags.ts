@@ -277,7 +277,8 @@ export const SERVE_FLAGS = [
   {
     name: 'client-ca',
     type: 'string',
-    describe: 'Two-way TLS: require client certificates signed by this CA (PEM)',
+    describe:
+      'Two-way TLS: require client certificates signed by this CA (PEM); implies TLS is required (plaintext logins get ERR 3159)',
     commands: SERVE,
     group: ACCESS,
     path: 'tls.clientCa',

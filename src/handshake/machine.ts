@@ -1,12 +1,14 @@
 import { Capability, hasCapability, withCapability, withoutCapability } from '../protocol/capabilities';
 import { isErrPacket, parseErrPacket } from '../protocol/err-packet';
 import { encodeProxyError, proxyErrors, type ProxyError } from '../protocol/errors';
-import { isGreeting, parseGreeting, withGreetingCapability, type Greeting } from '../protocol/greeting';
+import { isGreeting, parseGreeting, withGreetingCapabilities, type Greeting } from '../protocol/greeting';
+import { parseChangeUser, spliceChangeUser } from '../protocol/change-user';
 import {
-  encodeHandshakeResponse,
   parseHandshakeResponse,
+  spliceHandshakeResponse,
   withClientCapabilities,
-  type HandshakeResponse,
+  type HandshakeResponseChanges,
+  type ParsedHandshakeResponse,
 } from '../protocol/handshake-response';
 import { SSL_REQUEST_LENGTH } from '../protocol/ssl-request';
 import {
@@ -25,16 +27,16 @@ import {
 import { MalformedPacketError } from '../protocol/reader';
 import { looksLikeProxyHeader } from '../protocol/proxy-protocol';
 import { isSslRequest, parseSslRequest } from '../protocol/ssl-request';
-import { classifyServerAuthPacket } from '../protocol/auth-packets';
+import { AUTH_MORE_DATA_HEADER, classifyServerAuthPacket } from '../protocol/auth-packets';
 import { abortedLoginResponse, authSwitchPlugin, dummyAuthData } from './aborted-login';
+import { proxyAttributes, withProxyAttributes, type Attributes, type ClientFacts } from './client-attributes';
 import type { CloseReason } from './close-reason';
+import { decideLogin, type ClientCertificate, type LoginPolicy } from './login-policy';
 import type { ChangeUserContext, HandshakeAction, HandshakeEvent, Transport } from './types';
 
-export interface HandshakeOptions {
+export interface HandshakeOptions extends LoginPolicy {
   /** Largest connection-phase packet accepted from either side (the real ones are a few hundred bytes). */
   maxPacketSize: number;
-  /** Refuse plaintext logins with ERR 3159 before the database sees the credentials. */
-  requireSecureTransport: boolean;
   /** The proxy itself runs SSLRequest + TLS towards the database (--backend-tls on|verify). */
   backendTls: boolean;
   /**
@@ -47,15 +49,13 @@ export interface HandshakeOptions {
 export const DEFAULT_HANDSHAKE_OPTIONS: HandshakeOptions = {
   maxPacketSize: 128 * 1024,
   requireSecureTransport: false,
+  requireClientCertificate: false,
   backendTls: false,
   clientAttributes: false,
 };
 
 /** What the socket layer knows about the client, asked for when the login is forwarded. */
-export interface ClientFacts {
-  ip: string;
-  port: number;
-}
+export type { ClientFacts };
 
 type State =
   | 'awaitGreeting' // dialled the database, nothing sent to the client yet
@@ -69,6 +69,14 @@ type State =
   | 'done';
 
 const COM_QUIT = Buffer.from([0x01]);
+
+/**
+ * Compression (zlib, zstd) hides the command headers the session layer follows to give a
+ * COM_CHANGE_USER RSA help, so it is not offered where the database leg is plain (clients then run
+ * uncompressed; over TLS, compression also leaks lengths). --backend-tls on keeps it.
+ * https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_basic_compression.html
+ */
+const COMPRESSION = Capability.COMPRESS | Capability.ZSTD_COMPRESSION_ALGORITHM;
 
 /** A PROXY header from a peer that is not a trusted balancer: refused, never believed. */
 class UnexpectedProxyHeaderError extends MalformedPacketError {}
@@ -116,8 +124,8 @@ export class HandshakeMachine {
   private clearPassword?: Buffer;
   /** Database-leg packets the client never sees (the public-key round trip). */
   private seqDrift = 0;
-  /** A refusal decided before the login (see the tlsEstablished event). */
-  private refusal?: { reason: CloseReason; error: ProxyError };
+  /** What TLS established about the client's certificate, for the login policy. */
+  private certificate?: ClientCertificate;
   /** Client-leg TLS facts, for the connection attributes. */
   private clientTls?: { version: string; cipher: string };
   /** 1 when the database leg carries an SSLRequest too (--backend-tls). */
@@ -125,10 +133,12 @@ export class HandshakeMachine {
   private backendTlsUp = false;
   /** The login waiting for the database-leg TLS handshake. */
   private pendingLogin?: Buffer;
-  /** The client asked for the compressed protocol (zlib or zstd): after the login, packet headers are hidden. */
-  private compressed = false;
   /** A COM_CHANGE_USER exchange: both legs count from 0, no SSLRequest to shift for. */
   private commandPhase = false;
+  /** The session's capabilities as the database sees them (the login as relayed, and the greeting's). */
+  private sessionCapabilities = 0;
+  /** The connection attributes the proxy adds, kept for COM_CHANGE_USER (which carries attributes too). */
+  private ownAttributes?: Attributes;
 
   /**
    * A machine for a COM_CHANGE_USER on an established session: it relays that command and the
@@ -143,9 +153,10 @@ export class HandshakeMachine {
     machine.commandPhase = true;
     machine.state = 'changeUser';
     machine.clientSeq = 0xff; // the command is sequence id 0
-    machine.responseForwarded = true;
     machine.backendPlugin = context.plugin;
     machine.backendScramble = context.scramble;
+    machine.sessionCapabilities = context.capabilities;
+    machine.ownAttributes = context.attributes;
     return machine;
   }
 
@@ -196,7 +207,7 @@ export class HandshakeMachine {
       case 'tlsEstablished':
         if (this.state !== 'tlsHandshake' || this.clientEnded) break;
         this.state = 'awaitResponse';
-        this.refusal = event.refuseLogin;
+        this.certificate = event.clientCertificate;
         this.clientTls = event.tls;
         this.guard(out, 'client', () => this.pumpClient(out));
         break;
@@ -291,8 +302,10 @@ export class HandshakeMachine {
       this.release(out);
       return;
     }
-    // Relay the greeting untouched except for CLIENT_SSL, which the proxy itself provides.
-    const relayed = withGreetingCapability(packet.payload, greeting, Capability.SSL, true);
+    // Relay the greeting untouched except for CLIENT_SSL, which the proxy itself provides, and
+    // compression where the proxy must be able to read the command headers (see COMPRESSION).
+    const clear = this.databaseLegMayNeedRsa() ? COMPRESSION : 0;
+    const relayed = withGreetingCapabilities(packet.payload, greeting, Capability.SSL, clear);
     out.push({ type: 'sendToClient', data: encodePacket(relayed, packet.sequenceId) });
     this.clientSeq = packet.sequenceId;
     this.state = 'awaitClientFirst';
@@ -306,8 +319,10 @@ export class HandshakeMachine {
 
   private onAuthPacket(out: HandshakeAction[], packet: Packet): void {
     if (this.fullAuth === 'awaitKey') {
-      this.sendEncryptedPassword(out, packet);
-      return;
+      if (packet.payload[0] === AUTH_MORE_DATA_HEADER) return this.sendEncryptedPassword(out, packet);
+      // No key: the server switched plugins (or ended) instead of taking the key request in the
+      // login; the client answers that itself, so the kept password is of no use.
+      this.forgetPassword();
     }
     if (this.needsRsaFullAuth(packet.payload)) this.fullAuth = 'awaitPassword';
     this.backendSeq = packet.sequenceId;
@@ -335,7 +350,7 @@ export class HandshakeMachine {
       this.state = 'done';
       return;
     }
-    if (kind === 'auth-switch') {
+    if (kind === 'auth-switch' || this.isNextFactor(packet.payload)) {
       this.backendPlugin = authSwitchPlugin(packet.payload);
       this.backendScramble = authSwitchScramble(packet.payload) ?? this.backendScramble;
       // sha256_password's first answer is the password itself: clear from a client that sees TLS.
@@ -351,23 +366,42 @@ export class HandshakeMachine {
    * always forces full authentication), so it is left alone.
    */
   private databaseLegNeedsRsa(): boolean {
-    return (
-      this.transport === 'tls' &&
-      !this.options.backendTls &&
-      !(this.greeting?.serverVersion ?? '').includes('TiDB')
-    );
+    return this.transport === 'tls' && this.databaseLegMayNeedRsa();
+  }
+
+  /** The database leg is plain and the database is not TiDB: a TLS client's clear password must not cross it. */
+  private databaseLegMayNeedRsa(): boolean {
+    return !this.options.backendTls && !(this.greeting?.serverVersion ?? '').includes('TiDB');
   }
 
   /**
-   * What a later COM_CHANGE_USER will need, for sessions where it may need RSA help: a MySQL with
-   * SHA-256 auth plugins behind a plain leg, and no compression hiding the command headers.
+   * What a later COM_CHANGE_USER needs, for every session whose re-authentication could put a
+   * clear password on the plain leg: any greeting can lead there (MySQL 8 switches a change-user to
+   * the account's caching_sha2_password or sha256_password whatever the login used, and MariaDB
+   * has a caching_sha2_password plugin since 11.4), so the session layer watches them all.
    */
   private changeUserContext(): ChangeUserContext | undefined {
     const greeting = this.greeting;
-    if (!greeting || this.compressed || !this.databaseLegNeedsRsa()) return undefined;
-    const sha2 = (plugin?: string): boolean => plugin === CACHING_SHA2 || plugin === SHA256_PASSWORD;
-    if (!sha2(greeting.authPluginName) && !sha2(this.backendPlugin)) return undefined;
-    return { greeting, plugin: this.backendPlugin, scramble: Buffer.from(this.backendScramble) };
+    if (!greeting || !this.databaseLegNeedsRsa()) return undefined;
+    return {
+      greeting,
+      plugin: this.backendPlugin,
+      scramble: Buffer.from(this.backendScramble),
+      capabilities: this.sessionCapabilities,
+      attributes: this.ownAttributes,
+    };
+  }
+
+  /**
+   * MySQL multi-factor authentication: AuthNextFactor (0x02, plugin NUL, data) starts the next
+   * factor's plugin like an AuthSwitchRequest. Only with CLIENT_MULTI_FACTOR_AUTHENTICATION, since
+   * other plugins' data may start with 0x02 (MariaDB's dialog prompts do).
+   * https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_connection_phase_packets_protocol_auth_next_factor_request.html
+   */
+  private isNextFactor(payload: Buffer): boolean {
+    return (
+      payload[0] === 0x02 && hasCapability(this.sessionCapabilities, Capability.MULTI_FACTOR_AUTHENTICATION)
+    );
   }
 
   /** MySQL asks for caching_sha2_password full authentication: the client's next packet is its password. */
@@ -382,9 +416,21 @@ export class HandshakeMachine {
   /** The client's clear password: keep it in memory only until the public key arrives. */
   private requestPublicKey(out: HandshakeAction[], packet: Packet, request: Buffer): void {
     this.clearPassword = Buffer.from(packet.payload);
-    packet.payload.fill(0);
+    this.wipe(packet.payload);
     this.fullAuth = 'awaitKey';
     this.forwardToBackend(out, request, packet.sequenceId);
+  }
+
+  /** Zeroes a client packet holding a clear password, and the received chunks it was copied from. */
+  private wipe(payload: Buffer): void {
+    payload.fill(0);
+    this.client.wipeLastSources();
+  }
+
+  private forgetPassword(): void {
+    this.fullAuth = 'none';
+    this.clearPassword?.fill(0);
+    this.clearPassword = undefined;
   }
 
   private sendEncryptedPassword(out: HandshakeAction[], packet: Packet): void {
@@ -392,11 +438,6 @@ export class HandshakeMachine {
     const password = this.clearPassword ?? Buffer.alloc(1);
     this.clearPassword = undefined;
     try {
-      if (packet.payload[0] !== 0x01) {
-        throw new MalformedPacketError(
-          'the database answered the public-key request with something else than a key',
-        );
-      }
       const encrypted = encryptPassword(password, this.backendScramble, packet.payload.subarray(1));
       this.backendSeq = (packet.sequenceId + 1) & 0xff;
       this.seqDrift = (this.seqDrift + 2) & 0xff;
@@ -511,17 +552,38 @@ export class HandshakeMachine {
     this.onHandshakeResponse(out, packet);
   }
 
-  /** The COM_CHANGE_USER itself goes as it came; its answers are the login's kind of auth packets. */
+  /**
+   * The COM_CHANGE_USER goes as it came, except as for a login: the proxy's connection attributes,
+   * and a key request in place of a clear sha256_password password (which the server may take, or
+   * switch plugins; either way it must not cross the plain leg). Its answers are the login's kind.
+   */
   private onChangeUser(out: HandshakeAction[], packet: Packet): void {
+    const command = parseChangeUser(packet.payload, this.sessionCapabilities);
     this.state = 'authenticating';
-    this.forwardToBackend(out, packet.payload, packet.sequenceId);
+    this.responseForwarded = true;
+    const changes: { authResponse?: Buffer; attributes?: Attributes } = {};
+    if (this.ownAttributes && command.spans.attributes) {
+      changes.attributes = withProxyAttributes(command.attributes, this.ownAttributes);
+    }
+    if (
+      command.authPluginName === SHA256_PASSWORD &&
+      isSha256ClearPassword(command.authResponse) &&
+      this.databaseLegNeedsRsa()
+    ) {
+      this.clearPassword = Buffer.from(command.authResponse);
+      this.fullAuth = 'awaitKey';
+      changes.authResponse = SHA256_REQUEST_PUBLIC_KEY;
+    }
+    if (!changes.attributes && !changes.authResponse) {
+      return this.forwardToBackend(out, packet.payload, packet.sequenceId);
+    }
+    const relayed = spliceChangeUser(packet.payload, command, this.sessionCapabilities, changes);
+    if (changes.authResponse) this.wipe(packet.payload);
+    this.forwardToBackend(out, relayed, packet.sequenceId);
   }
 
   private onHandshakeResponse(out: HandshakeAction[], packet: Packet): void {
     const response = parseHandshakeResponse(packet.payload);
-    this.compressed =
-      hasCapability(response.capabilities, Capability.COMPRESS) ||
-      hasCapability(response.capabilities, Capability.ZSTD_COMPRESSION_ALGORITHM);
     out.push({
       type: 'login',
       transport: this.transport,
@@ -529,83 +591,71 @@ export class HandshakeMachine {
       database: response.database?.toString('utf8'),
       authPlugin: response.authPluginName,
     });
-    if (this.transport === 'plain' && this.options.requireSecureTransport) {
-      this.endClient(out, 'insecure_transport', 'plaintext login refused', proxyErrors.insecureTransport());
+    // The one place the login policy is enforced, for plaintext and TLS logins alike.
+    const decision = decideLogin(this.options, this.transport, this.certificate);
+    if (!decision.allowed) {
+      this.endClient(out, decision.reason, decision.detail, decision.error);
       return;
     }
-    if (this.refusal) {
-      this.endClient(out, this.refusal.reason, this.refusal.error.message, this.refusal.error);
-      return;
+    if (this.databaseLegNeedsRsa() && (response.capabilities & COMPRESSION) !== 0) {
+      // Not offered in the greeting (see COMPRESSION): a client that asks anyway is refused.
+      throw new MalformedPacketError(
+        'the client asked for compression, which the proxy does not offer between a TLS client and a plain database leg',
+      );
     }
     this.state = 'authenticating';
     this.submitLogin(out, this.loginForBackend(packet.payload, response));
   }
 
   /**
-   * The client's HandshakeResponse as the database should see it: CLIENT_SSL matching the
-   * database leg, (optionally) the proxy's connection attributes, and for a sha256_password login
-   * whose clear password a plain leg cannot carry, a public-key request in its place. Nothing else
-   * changes; the packet is only re-encoded when that reproduces the client's bytes exactly.
+   * The client's HandshakeResponse as the database should see it, spliced at byte level so that
+   * logins which would not re-encode (any bytes in attributes) get the same treatment: CLIENT_SSL
+   * matching the database leg; the proxy's connection attributes instead of any the client sent
+   * under their names; and where a plain leg cannot carry a clear sha256_password password, a
+   * public-key request in its place. Every other byte is the client's.
    */
-  private loginForBackend(payload: Buffer, response: HandshakeResponse): Buffer {
-    const capabilities = this.options.backendTls
+  private loginForBackend(payload: Buffer, response: ParsedHandshakeResponse): Buffer {
+    let capabilities = this.options.backendTls
       ? withCapability(response.capabilities, Capability.SSL)
       : withoutCapability(response.capabilities, Capability.SSL);
-    const reencodes = encodeHandshakeResponse(response).equals(payload);
-    if (reencodes && this.sha256LoginNeedsRsa(response)) {
+    const changes: HandshakeResponseChanges = {};
+    const attributes = this.proxyAttributes();
+    this.ownAttributes = attributes;
+    if (attributes && response.spans.attributes) {
+      changes.attributes = withProxyAttributes(response.attributes, attributes);
+      capabilities = withCapability(capabilities, Capability.CONNECT_ATTRS);
+    }
+    if (this.sha256LoginNeedsRsa(response)) {
       // Wait for the key: the database answers this login with AuthMoreData(0x01, PEM).
       this.clearPassword = Buffer.from(response.authResponse);
       this.fullAuth = 'awaitKey';
-      const login = encodeHandshakeResponse({
-        ...response,
-        capabilities,
-        authResponse: SHA256_REQUEST_PUBLIC_KEY,
-        ...this.withClientAttributes(response, capabilities),
-      });
-      payload.fill(0);
-      return login;
+      changes.authResponse = SHA256_REQUEST_PUBLIC_KEY;
     }
-    const attributes = reencodes ? this.withClientAttributes(response, capabilities) : {};
-    if (attributes.attributes) return encodeHandshakeResponse({ ...response, capabilities, ...attributes });
-    return capabilities === response.capabilities ? payload : withClientCapabilities(payload, capabilities);
+    this.sessionCapabilities = (capabilities & (this.greeting?.capabilities ?? 0)) >>> 0;
+    if (!changes.attributes && !changes.authResponse) {
+      return capabilities === response.capabilities ? payload : withClientCapabilities(payload, capabilities);
+    }
+    const login = spliceHandshakeResponse(payload, response.spans, { ...changes, capabilities });
+    if (changes.authResponse) this.wipe(payload); // the parsed auth response is a view: wiped too
+    return login;
   }
 
-  /**
-   * The proxy's connection attributes added to the client's (when on and the database takes
-   * attributes): the fields to override in the re-encoded login, or none.
-   */
-  private withClientAttributes(
-    response: HandshakeResponse,
-    capabilities: number,
-  ): Partial<Pick<HandshakeResponse, 'capabilities' | 'attributes'>> {
+  /** The attributes the proxy adds (when on and the database takes attributes), else undefined. */
+  private proxyAttributes(): Attributes | undefined {
     const serverCaps = this.greeting?.capabilities ?? 0;
-    if (!this.options.clientAttributes || !hasCapability(serverCaps, Capability.CONNECT_ATTRS)) return {};
-    const facts = this.clientFacts();
-    const added: Array<[string, string]> = [
-      ['_client_ip', facts.ip],
-      ['_client_port', String(facts.port)],
-    ];
-    if (this.clientTls) {
-      added.push(
-        ['_client_tls_version', this.clientTls.version],
-        ['_client_tls_cipher', this.clientTls.cipher],
-      );
-    }
-    const kept = (response.attributes ?? []).filter(([key]) => !added.some(([name]) => name === key));
-    return {
-      capabilities: withCapability(capabilities, Capability.CONNECT_ATTRS),
-      attributes: [...kept, ...added],
-    };
+    if (!this.options.clientAttributes || !hasCapability(serverCaps, Capability.CONNECT_ATTRS))
+      return undefined;
+    return proxyAttributes(this.clientFacts(), this.clientTls);
   }
 
   /**
-   * A sha256_password login (the database's default plugin too) carrying the clear password, which a
-   * plain-TCP MySQL refuses: the proxy asks for the key in its place and sends the password encrypted.
+   * A sha256_password login carrying the clear password, which must not cross a plain leg whatever
+   * the greeting's plugin (a server may take it or switch plugins, but it has crossed by then): the
+   * proxy asks for the key in its place and sends the password encrypted if the server takes it.
    */
-  private sha256LoginNeedsRsa(response: HandshakeResponse): boolean {
+  private sha256LoginNeedsRsa(response: ParsedHandshakeResponse): boolean {
     return (
       response.authPluginName === SHA256_PASSWORD &&
-      this.backendPlugin === SHA256_PASSWORD &&
       isSha256ClearPassword(response.authResponse) &&
       this.databaseLegNeedsRsa()
     );
@@ -692,8 +742,7 @@ export class HandshakeMachine {
     out.push({ type: 'closeClient', reason, detail, packet });
     this.client.drain();
     this.held = [];
-    this.clearPassword?.fill(0);
-    this.clearPassword = undefined;
+    this.forgetPassword();
     if (this.backendEnded) {
       this.state = 'done';
       return;
@@ -707,6 +756,13 @@ export class HandshakeMachine {
   private release(out: HandshakeAction[]): void {
     if (this.backendEnded) return;
     if (!this.greeting) return; // wait for it; onGreeting calls back
+    if (this.commandPhase && !this.responseForwarded) {
+      // A COM_CHANGE_USER refused before it went out: the session is idle, log it out.
+      out.push({ type: 'sendToBackend', data: encodePacket(COM_QUIT, 0) });
+      this.endBackend(out);
+      this.state = 'done';
+      return;
+    }
     if (!this.responseForwarded) {
       const login = abortedLoginResponse(this.greeting);
       const capabilities = login.readUInt32LE(0);

@@ -1,5 +1,6 @@
 import type { ProxyError } from '../protocol/errors';
 import type { CloseReason } from './close-reason';
+import type { ClientCertificate } from './login-policy';
 
 export type Transport = 'tls' | 'plain';
 
@@ -10,13 +11,14 @@ export type HandshakeEvent =
   /** Bytes from the client: raw socket bytes before TLS, decrypted bytes after. */
   | { type: 'clientData'; data: Buffer }
   /**
-   * The TLS handshake on the client leg completed. `refuseLogin`: the login will be refused
-   * (e.g. no valid client certificate) once the HandshakeResponse arrives, as MySQL refuses a
-   * failed X509 requirement during authentication, so the client reads the error where it expects one.
+   * The TLS handshake on the client leg completed. `clientCertificate`: whether the client showed
+   * a certificate the proxy's --client-ca verified. Facts only: the login policy decides at the
+   * HandshakeResponse (src/handshake/login-policy.ts), as MySQL refuses a failed X509 requirement
+   * during authentication, so the client reads the error where it expects one.
    */
   | {
       type: 'tlsEstablished';
-      refuseLogin?: { reason: CloseReason; error: ProxyError };
+      clientCertificate?: ClientCertificate;
       /** Negotiated version and cipher, for the connection attributes the database sees. */
       tls?: { version: string; cipher: string };
     }
@@ -60,13 +62,17 @@ export type HandshakeAction =
   | { type: 'closeBackend' };
 
 /**
- * What a COM_CHANGE_USER re-authentication needs from the login: kept only for sessions where the
- * client leg is TLS, the database leg plain, and the database a MySQL with SHA-256 auth plugins,
- * whose full authentication the proxy must RSA-encrypt.
+ * What a COM_CHANGE_USER re-authentication needs from the login: kept for sessions where the
+ * client leg is TLS and the database leg plain (TiDB aside), where a re-authentication could ask
+ * for the clear password, which the proxy must then RSA-encrypt.
  */
 export interface ChangeUserContext {
   greeting: import('../protocol/greeting').Greeting;
   /** The auth plugin and scramble in force at the end of the last authentication. */
   plugin?: string;
   scramble: Buffer;
+  /** The session's capabilities as the database sees them (which fields a COM_CHANGE_USER has, response shapes). */
+  capabilities: number;
+  /** The connection attributes the proxy adds, for the COM_CHANGE_USER's. */
+  attributes?: Array<[Buffer, Buffer]>;
 }

@@ -4,7 +4,8 @@ import tls from 'node:tls';
 import { rejectionFor, type CloseReason } from '../handshake/close-reason';
 import { HandshakeMachine, type HandshakeOptions } from '../handshake/machine';
 import type { ChangeUserContext, HandshakeAction, HandshakeEvent } from '../handshake/types';
-import { COM_CHANGE_USER, CommandScanner } from '../protocol/command-scanner';
+import { Capability, hasCapability } from '../protocol/capabilities';
+import { CommandScanner } from '../protocol/command-scanner';
 import { encodeProxyError, proxyErrors, type ProxyError } from '../protocol/errors';
 import { encodePacket } from '../protocol/packet';
 import { encodeProxyV2, encodeProxyV2Local, type ProxyAddress } from '../protocol/proxy-protocol';
@@ -103,12 +104,15 @@ export class Session {
   private carriedDestination?: ProxyAddress;
   /**
    * Set when a COM_CHANGE_USER may need RSA help (see ChangeUserContext): the client's commands are
-   * then relayed through a header scanner instead of pipe(), and that one command through a machine.
+   * then relayed through a header scanner instead of pipe(), the database's answers are followed
+   * too (to know when it is idle), and that one command goes through a machine.
    */
   private changeUser?: ChangeUserContext;
   private commandScanner?: CommandScanner;
-  /** The start of a packet header the scanner has not seen whole yet. */
-  private heldHeader?: Buffer;
+  /** Client bytes the scanner cannot pass yet: an incomplete header, or a COM_CHANGE_USER waiting for idle. */
+  private heldClientBytes?: Buffer;
+  /** A COM_CHANGE_USER waits for the database to finish answering earlier commands. */
+  private changeUserWaiting = false;
 
   constructor(
     private readonly client: net.Socket,
@@ -432,17 +436,12 @@ export class Session {
     metrics.tlsHandshakeDuration.observe({ version }, (performance.now() - this.tlsStartedAt) / 1000);
     this.setTransport('tls');
     socket.on('data', this.onClientData);
-    // Two-way TLS: TLS is up, so the client reads a MySQL error (after its login) instead of a bare alert.
-    const refuseLogin =
-      this.deps.tls.requiresClientCertificate && !socket.authorized
-        ? {
-            reason: 'client_certificate' as const,
-            error: proxyErrors.clientCertificateRequired(
-              String(socket.authorizationError ?? 'no certificate'),
-            ),
-          }
-        : undefined;
-    this.feed({ type: 'tlsEstablished', refuseLogin, tls: { version, cipher } });
+    // Two-way TLS: the login policy refuses an unverified client after its login, so it reads a
+    // MySQL error instead of a bare alert.
+    const clientCertificate = socket.authorized
+      ? { verified: true as const }
+      : { verified: false as const, why: String(socket.authorizationError ?? 'no certificate') };
+    this.feed({ type: 'tlsEstablished', clientCertificate, tls: { version, cipher } });
   }
 
   private onTlsFailed(error: Error, reason: TlsFailureReason): void {
@@ -552,32 +551,57 @@ export class Session {
     const backend = this.backendStream as net.Socket;
     client.off('data', this.onClientData);
     backend.off('data', this.onBackendData);
-    if (toClient.length > 0) client.write(toClient);
-    backend.pipe(client, { end: false });
     this.changeUser = changeUser;
     if (!changeUser) {
+      if (toClient.length > 0) client.write(toClient);
+      backend.pipe(client, { end: false });
       if (toBackend.length > 0) backend.write(toBackend);
       client.pipe(backend, { end: false });
       return;
     }
-    this.commandScanner ??= new CommandScanner(COM_CHANGE_USER);
+    const deprecateEof = hasCapability(changeUser.capabilities, Capability.DEPRECATE_EOF);
+    this.commandScanner ??= new CommandScanner({ deprecateEof });
     this.commandScanner.reset();
+    this.heldClientBytes = undefined;
+    this.changeUserWaiting = false;
+    if (toClient.length > 0) this.commandScanner.observeServer(toClient);
+    if (toClient.length > 0) client.write(toClient);
+    // After pipe's own listener, so a chunk is relayed before a COM_CHANGE_USER can take over.
+    backend.pipe(client, { end: false });
+    backend.on('data', this.onServerData);
     client.on('data', this.onCommandData);
     if (toBackend.length > 0) this.onCommandData(toBackend);
   }
 
   /** The client's commands when a COM_CHANGE_USER may need help: headers scanned, bytes forwarded. */
   private readonly onCommandData = (chunk: Buffer): void => {
-    const data = this.heldHeader ? Buffer.concat([this.heldHeader, chunk]) : chunk;
-    this.heldHeader = undefined;
-    const { until, found } = (this.commandScanner as CommandScanner).scan(data);
+    const data = this.heldClientBytes ? Buffer.concat([this.heldClientBytes, chunk]) : chunk;
+    this.heldClientBytes = undefined;
+    const { until, status } = (this.commandScanner as CommandScanner).scan(data);
     const backend = this.backendStream as net.Socket;
     if (until > 0 && !backend.write(until === data.length ? data : data.subarray(0, until))) {
       this.clientStream.pause();
-      backend.once('drain', () => this.clientStream.resume());
+      backend.once('drain', () => {
+        if (!this.changeUserWaiting) this.clientStream.resume();
+      });
     }
-    if (found) this.startChangeUser(data.subarray(until));
-    else if (until < data.length) this.heldHeader = Buffer.from(data.subarray(until));
+    if (status === 'found') return this.startChangeUser(data.subarray(until));
+    if (until < data.length) this.heldClientBytes = Buffer.from(data.subarray(until));
+    if (status === 'wait') {
+      // Pipelined behind unanswered commands: hold it (and the client) until the database is idle.
+      this.changeUserWaiting = true;
+      this.clientStream.pause();
+    }
+  };
+
+  /** The database's answers in a watched session: followed to know when it is idle, relayed by pipe(). */
+  private readonly onServerData = (chunk: Buffer): void => {
+    const scanner = this.commandScanner as CommandScanner;
+    scanner.observeServer(chunk);
+    if (!this.changeUserWaiting || !(scanner.idle || scanner.isLost)) return;
+    this.changeUserWaiting = false;
+    this.clientStream.resume();
+    this.onCommandData(Buffer.alloc(0));
   };
 
   /** COM_CHANGE_USER: its exchange runs through a machine, like the login's, until OK or ERR. */
@@ -585,6 +609,7 @@ export class Session {
     const client = this.clientStream;
     const backend = this.backendStream as net.Socket;
     client.off('data', this.onCommandData);
+    backend.off('data', this.onServerData);
     backend.unpipe(client);
     this.machine = HandshakeMachine.forChangeUser(
       this.deps.settings.handshake,
@@ -593,6 +618,7 @@ export class Session {
     client.on('data', this.onClientData);
     backend.on('data', this.onBackendData);
     backend.resume();
+    client.resume();
     this.feed({ type: 'clientData', data: rest });
   }
 

@@ -48,10 +48,6 @@ export class TlsTerminator {
     });
   }
 
-  get requiresClientCertificate(): boolean {
-    return this.clientCa !== undefined;
-  }
-
   /** New handshakes use these credentials; established sessions keep theirs. */
   update(credentials: LoadedCredentials): void {
     this.server.setSecureContext(this.contextOptions(credentials));

@@ -47,10 +47,13 @@ export const proxyErrors = {
     sqlState: '08S01',
     message: `Bad handshake: ${why}`,
   }),
-  insecureTransport: (): ProxyError => ({
+  /** MySQL's own words, or (`why`) the proxy's reason when it is not --require-secure-transport. */
+  insecureTransport: (why?: string): ProxyError => ({
     code: ErrorCode.SECURE_TRANSPORT_REQUIRED,
     sqlState: 'HY000',
-    message: 'Connections using insecure transport are prohibited while --require_secure_transport=ON.',
+    message: why
+      ? `Connections using insecure transport are prohibited: ${why}.`
+      : 'Connections using insecure transport are prohibited while --require_secure_transport=ON.',
   }),
   clientCertificateRequired: (why: string): ProxyError => ({
     code: ErrorCode.ACCESS_DENIED,

@@ -131,3 +131,25 @@ export function withGreetingCapability(
   out.writeUInt16LE(enabled ? low | flag : low & ~flag, greeting.capabilityOffset);
   return out;
 }
+
+/**
+ * The greeting exactly as the server sent it, except for the capability bits in `set` (set) and
+ * `clear` (cleared), in both capability words (the upper one only when the greeting has it).
+ */
+export function withGreetingCapabilities(
+  payload: Buffer,
+  greeting: Greeting,
+  set: number,
+  clear: number,
+): Buffer {
+  const out = Buffer.from(payload);
+  const patch = (offset: number, shift: number): void => {
+    const word = out.readUInt16LE(offset);
+    out.writeUInt16LE((word | ((set >>> shift) & 0xffff)) & ~((clear >>> shift) & 0xffff) & 0xffff, offset);
+  };
+  patch(greeting.capabilityOffset, 0);
+  // after the low word: character set (1), status flags (2), then the upper word
+  const upper = greeting.capabilityOffset + 5;
+  if (out.length >= upper + 2) patch(upper, 16);
+  return out;
+}

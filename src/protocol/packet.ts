@@ -52,6 +52,10 @@ export function encodePacket(payload: Buffer, sequenceId: number): Buffer {
 export class PacketReader {
   private chunks: Buffer[] = [];
   private buffered = 0;
+  /** The chunks copied into chunks[0] when it was merged from several. */
+  private sources: Buffer[] = [];
+  /** The sources of the buffer the last packet read() points into. */
+  private lastSources: Buffer[] = [];
 
   constructor(private readonly maxPayload: number) {}
 
@@ -83,6 +87,7 @@ export class PacketReader {
     if (this.buffered < total) return undefined;
     const buffer = this.coalesce();
     const payload = buffer.subarray(PACKET_HEADER_SIZE, total);
+    this.lastSources = this.sources;
     this.consume(total);
     return { sequenceId: header.sequenceId, payload };
   }
@@ -97,19 +102,35 @@ export class PacketReader {
   drain(): Buffer {
     const rest = this.buffered === 0 ? Buffer.alloc(0) : this.coalesce();
     this.chunks = [];
+    this.sources = [];
     this.buffered = 0;
     return rest;
   }
 
+  /**
+   * Zeroes the pushed chunks the last packet was copied out of when it spanned several, so that
+   * a secret in it (a clear password) is left only in the payload view, which the caller wipes.
+   * Their unread bytes were copied too, so nothing the reader still holds is lost.
+   */
+  wipeLastSources(): void {
+    this.lastSources.forEach((chunk) => chunk.fill(0));
+    this.lastSources = [];
+  }
+
   private coalesce(): Buffer {
-    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks, this.buffered)];
+    if (this.chunks.length > 1) {
+      this.sources = [...this.sources, ...this.chunks];
+      this.chunks = [Buffer.concat(this.chunks, this.buffered)];
+    }
     return this.chunks[0];
   }
 
   private consume(count: number): void {
     const buffer = this.chunks[0];
-    if (count === buffer.length) this.chunks = [];
-    else this.chunks[0] = buffer.subarray(count);
+    if (count === buffer.length) {
+      this.chunks = [];
+      this.sources = [];
+    } else this.chunks[0] = buffer.subarray(count);
     this.buffered -= count;
   }
 }

@@ -63,6 +63,7 @@ function createServer(
         handshake: {
           ...DEFAULT_HANDSHAKE_OPTIONS,
           requireSecureTransport: access.requireSecureTransport,
+          requireClientCertificate: config.tls.clientCa !== undefined,
           backendTls: backend.tls !== 'off',
           clientAttributes: backend.clientAttrs,
         },

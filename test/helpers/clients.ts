@@ -178,3 +178,37 @@ export function tlsWithCoalescedSslRequest(
     secure.once('error', reject);
   });
 }
+
+/** A connection attributes field built by hand: any bytes, invalid UTF-8 included. */
+export function attributesField(pairs: Array<[string | Buffer, string | Buffer]>): Buffer {
+  const lenenc = (value: Buffer): Buffer => {
+    if (value.length >= 0xfb) throw new RangeError('short attributes only');
+    return Buffer.concat([Buffer.from([value.length]), value]);
+  };
+  const bytes = (value: string | Buffer): Buffer => (typeof value === 'string' ? Buffer.from(value) : value);
+  const block = Buffer.concat(pairs.flatMap(([k, v]) => [lenenc(bytes(k)), lenenc(bytes(v))]));
+  return Buffer.concat([lenenc(block).subarray(0, 1), block]);
+}
+
+/**
+ * A raw TLS login through the proxy: greeting, SSLRequest + TLS, then `login(greetingPayload)` as
+ * the HandshakeResponse (sequence id 2). Resolves with the TLS socket, the greeting payload, the
+ * server's first answer, and close() for both sockets.
+ */
+export async function rawTlsLogin(
+  port: number,
+  ca: Buffer,
+  login: (greeting: Buffer) => Buffer,
+): Promise<{ secure: tls.TLSSocket; greeting: Buffer; answer: RawPacket; close(): void }> {
+  const socket = await connectRaw(port);
+  const greeting = (await readPacket(socket)).payload;
+  const secure = await tlsWithCoalescedSslRequest(socket, ca);
+  const payload = login(greeting);
+  const header = Buffer.from([payload.length & 0xff, (payload.length >> 8) & 0xff, payload.length >> 16, 2]);
+  secure.write(Buffer.concat([header, payload]));
+  const close = () => {
+    secure.destroy();
+    socket.destroy(); // TLS runs over a Duplex wrapping it: destroying TLS leaves the socket open
+  };
+  return { secure, greeting, answer: await readPacket(secure), close };
+}

@@ -9,7 +9,11 @@
  * uses sha256_password instead, as documented at
  * https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_connection_phase_authentication_methods_sha256_password_authentication.html
  * (no cache: every login is a full one), reached by an AuthSwitchRequest unless the server's default
- * plugin (`defaultPlugin`, in the greeting) is sha256_password too.
+ * plugin (`defaultPlugin`, in the greeting) is sha256_password too. `nativeUser` is a second account
+ * (same password) with mysql_native_password, for sessions that log in without SHA-256 and
+ * COM_CHANGE_USER to the SHA-256 account later. `LOAD DATA LOCAL ...` queries ask for the file
+ * (0xFB) and read it to the empty packet, as MySQL does:
+ * https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_com_query_response_local_infile_request.html
  */
 import crypto from 'crypto';
 import * as net from 'net';
@@ -28,6 +32,10 @@ export interface FakeMysql8 {
   logins: string[];
   /** How each sha256_password exchange began: 'login' (in the HandshakeResponse) or 'switch'. */
   sha256Starts: string[];
+  /** Packets that reached the server over a plain (non-TLS) socket carrying the clear password. */
+  clearOnPlain: number;
+  /** Per LOAD DATA LOCAL: the file's packets (bytes, how many, how many began with 0x11). */
+  uploads: Array<{ bytes: number; packets: number; starting0x11: number }>;
   /** Empties the auth cache, as FLUSH PRIVILEGES does: the next caching_sha2_password login is a full one. */
   flushCache(): void;
   close(): Promise<void>;
@@ -40,13 +48,34 @@ export interface FakeMysql8Options {
   /** Offer TLS (CLIENT_SSL) with this certificate and key. */
   tls?: { cert: Buffer; key: Buffer };
   /** The server's default auth plugin, named in the greeting. */
-  defaultPlugin?: 'caching_sha2_password' | 'sha256_password';
+  defaultPlugin?: 'caching_sha2_password' | 'sha256_password' | 'mysql_native_password';
   /** The account's auth plugin. */
   userPlugin?: 'caching_sha2_password' | 'sha256_password';
+  /** A second account, with the same password, that authenticates with mysql_native_password. */
+  nativeUser?: string;
 }
 
 const OK = Buffer.from([0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00]);
 const sha256 = (data: Buffer): Buffer => crypto.createHash('sha256').update(data).digest();
+
+const sha1 = (...parts: Buffer[]): Buffer => {
+  const hash = crypto.createHash('sha1');
+  parts.forEach((part) => hash.update(part));
+  return hash.digest();
+};
+
+/** mysql_native_password: SHA1(pw) XOR SHA1(scramble + SHA1(SHA1(pw))). */
+function nativeAnswer(password: string, scramble: Buffer): Buffer {
+  const stage1 = sha1(Buffer.from(password));
+  const mask = sha1(scramble, sha1(stage1));
+  return Buffer.from(stage1.map((b, i) => b ^ mask[i]));
+}
+
+/** OK with `affected` rows (int<lenenc> below 251 only: the uploads here count packets). */
+function okPacket(affected = 0): Buffer {
+  if (affected > 250) return OK;
+  return Buffer.from([0x00, affected, 0x00, 0x02, 0x00, 0x00, 0x00]);
+}
 
 /** The client's fast-auth answer: SHA256(pw) XOR SHA256(SHA256(SHA256(pw)) + scramble). */
 function fastAuthAnswer(password: string, scramble: Buffer): Buffer {
@@ -61,6 +90,9 @@ export async function startFakeMysql8(options: FakeMysql8Options): Promise<FakeM
   const cached = new Set<string>(); // users whose password is in the server's auth cache
   const logins: string[] = [];
   const sha256Starts: string[] = [];
+  const uploads: FakeMysql8['uploads'] = [];
+  let clearOnPlain = 0;
+  const clearBytes = Buffer.from(options.password);
   const sockets = new Set<net.Socket>();
   const clearPassword = Buffer.from(`${options.password}\0`);
 
@@ -73,8 +105,10 @@ export async function startFakeMysql8(options: FakeMysql8Options): Promise<FakeM
     const newScramble = (): Buffer => Buffer.from(crypto.randomBytes(20).map((b) => (b % 94) + 33)); // printable, no NUL
     let scramble = newScramble();
     const reader = new PacketReader(1 << 24);
-    let step: 'response' | 'keyRequest' | 'encrypted' | 'clear' | 'sha256' | 'sha2Switched' | 'command' =
+    let step:
+      'response' | 'keyRequest' | 'encrypted' | 'clear' | 'sha256' | 'sha2Switched' | 'command' | 'upload' =
       'response';
+    let upload = { bytes: 0, packets: 0, starting0x11: 0 };
     const send = (payload: Buffer, seq: number): void => void socket.write(encodePacket(payload, seq));
     const deny = (seq: number): void => {
       logins.push('denied');
@@ -87,6 +121,8 @@ export async function startFakeMysql8(options: FakeMysql8Options): Promise<FakeM
     };
 
     const onPacket = ({ payload, sequenceId: seq }: Packet): void => {
+      if (!secure && step !== 'upload' && payload.includes(clearBytes)) clearOnPlain++;
+      if (step === 'upload') return onUpload(payload, seq);
       if (step === 'response' && options.tls && !secure && isSslRequest(payload)) {
         // SSLRequest: the TLS handshake starts on the next byte (maybe already read).
         socket.off('data', onData);
@@ -106,6 +142,14 @@ export async function startFakeMysql8(options: FakeMysql8Options): Promise<FakeM
       }
       if (step === 'response') {
         const response = parseHandshakeResponse(payload);
+        if (options.nativeUser && response.username.toString() === options.nativeUser) {
+          const ok = response.authResponse.equals(nativeAnswer(options.password, scramble));
+          if (!ok) return deny(seq + 1);
+          logins.push('native');
+          send(OK, seq + 1);
+          step = 'command';
+          return;
+        }
         if (response.username.toString() !== options.user) {
           // e.g. the proxy's readiness probe, which logs in as a user that does not exist
           const err = encodeErrPacket({ code: 1045, sqlState: '28000', message: 'Access denied' });
@@ -157,6 +201,10 @@ export async function startFakeMysql8(options: FakeMysql8Options): Promise<FakeM
         step = 'command';
       } else if (payload[0] === 0x01) {
         socket.end(); // COM_QUIT
+      } else if (payload[0] === 0x03 && payload.toString('latin1', 1, 16) === 'LOAD DATA LOCAL') {
+        send(Buffer.concat([Buffer.from([0xfb]), Buffer.from('upload.txt')]), seq + 1);
+        upload = { bytes: 0, packets: 0, starting0x11: 0 };
+        step = 'upload';
       } else if (payload[0] === 0x11) {
         // COM_CHANGE_USER: the client's auth data is for the old scramble and (mysql2) another
         // plugin, so the account's plugin is switched to with a fresh scramble, as MySQL 8 does.
@@ -173,6 +221,18 @@ export async function startFakeMysql8(options: FakeMysql8Options): Promise<FakeM
       } else {
         send(OK, 1); // any command: OK
       }
+    };
+    /** A LOAD DATA LOCAL file, packet by packet, until the empty packet. */
+    const onUpload = (payload: Buffer, seq: number): void => {
+      if (payload.length > 0) {
+        upload.bytes += payload.length;
+        upload.packets++;
+        if (payload[0] === 0x11) upload.starting0x11++;
+        return;
+      }
+      uploads.push(upload);
+      send(okPacket(upload.packets), seq + 1);
+      step = 'command';
     };
     /** caching_sha2_password's first answer: fast auth from the cache, else full authentication. */
     const cachingSha2Answer = (data: Buffer, seq: number): void => {
@@ -234,6 +294,10 @@ export async function startFakeMysql8(options: FakeMysql8Options): Promise<FakeM
     port: (server.address() as net.AddressInfo).port,
     logins,
     sha256Starts,
+    get clearOnPlain() {
+      return clearOnPlain;
+    },
+    uploads,
     flushCache: () => cached.clear(),
     close: () =>
       new Promise((resolve) => {

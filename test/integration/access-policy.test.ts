@@ -209,8 +209,9 @@ describe('--require-secure-transport', () => {
 });
 
 describe('two-way TLS (--client-ca)', () => {
-  it('accepts a client certificate signed by the client CA and refuses clients without one', async () => {
-    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mtp-clientca-'));
+  let dir: string;
+  beforeAll(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mtp-clientca-'));
     const sh = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
     sh([
       'req',
@@ -261,6 +262,9 @@ describe('two-way TLS (--client-ca)', () => {
       '-extfile',
       'ext.cnf',
     ]);
+  });
+
+  it('accepts a client certificate signed by the client CA and refuses clients without one', async () => {
     const proxy = await startProxy({
       backendPort: db.port,
       args: ['--client-ca', path.join(dir, 'client-ca.pem')],
@@ -290,6 +294,46 @@ describe('two-way TLS (--client-ca)', () => {
       });
       expect(await proxy.metric('connections_rejected_total', { reason: 'client_certificate' })).toBe(1);
     } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('refuses plaintext logins (--client-ca implies TLS) with ERR 3159; the database never sees them', async () => {
+    const proxy = await startProxy({
+      backendPort: db.port,
+      args: ['--client-ca', path.join(dir, 'client-ca.pem')],
+    });
+    const logFile = path.join(os.tmpdir(), `mtp-general-clientca-${process.pid}.log`);
+    try {
+      await db.sql(`SET GLOBAL general_log_file='${logFile}'; SET GLOBAL general_log=1`);
+      const cli = await mariadbCli([
+        '-h',
+        '127.0.0.1',
+        '-P',
+        String(proxy.port),
+        `-u${user}`,
+        `-p${password}`,
+        '--skip-ssl',
+        '-e',
+        'select 1',
+      ]);
+      expect(cli.code).not.toBe(0);
+      expect(cli.stderr).toContain('ERROR 3159');
+      expect(cli.stderr).toContain('client certificate over TLS is required (--client-ca)');
+      await expect(
+        mysql.createConnection({ host: '127.0.0.1', port: proxy.port, user, password }),
+      ).rejects.toMatchObject({ errno: 3159 });
+      const closed = () =>
+        proxy.logs().filter((l) => l.event === 'connection_closed' && l.reason === 'insecure_transport');
+      await proxy.waitForLog(() => closed().length === 2);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await db.sql('SET GLOBAL general_log=0');
+      const general = await fs.readFile(logFile, 'utf8');
+      expect(general).toContain('_mysql_tls_proxy_aborted');
+      expect(general).not.toMatch(new RegExp(`Connect\\s+${user}@`));
+      expect(await proxy.metric('connections_rejected_total', { reason: 'insecure_transport' })).toBe(2);
+    } finally {
+      await db.sql('SET GLOBAL general_log=0').catch(() => undefined);
       await proxy.stop();
     }
   });

@@ -7,8 +7,12 @@ import * as os from 'os';
 import * as path from 'path';
 import { startMariaDb, TEST_USERS, type MariaDbServer } from '../helpers/mariadb';
 import { startProxy, type ProxyProcess } from '../helpers/proxy';
-import { mariadbCli, mysql } from '../helpers/clients';
+import { attributesField, mariadbCli, mysql, rawTlsLogin } from '../helpers/clients';
 import { generateDevCertificates } from '../../src/tls/dev-certs';
+import { nativePasswordScramble } from '../../src/client/mysql-client';
+import { Capability } from '../../src/protocol/capabilities';
+import { parseGreeting } from '../../src/protocol/greeting';
+import { encodeHandshakeResponse } from '../../src/protocol/handshake-response';
 import { certPathsIn, writeCertificates } from '../../src/tls/cert-files';
 
 const { user, password } = TEST_USERS.native;
@@ -131,6 +135,28 @@ describe('--backend-tls verify', () => {
 });
 
 describe('--backend-tls on', () => {
+  it('relays the compressed protocol untouched (nothing to watch when the database leg is TLS)', async () => {
+    const proxy = await startProxy({ backendPort: db.port, args: ['--backend-tls', 'on'] });
+    try {
+      const ca = await fs.readFile(proxy.caFile);
+      const conn = await mysql.createConnection({
+        host: '127.0.0.1',
+        port: proxy.port,
+        user,
+        password,
+        ssl: { ca },
+        compress: true,
+      });
+      const [[row]] = await conn.query(`SELECT REPEAT('z', 100000) AS text`);
+      expect(row.text.length).toBe(100000);
+      const [[status]] = await conn.query("SHOW SESSION STATUS LIKE 'Compression'");
+      expect(status.Value).toBe('ON');
+      await conn.end();
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   it('encrypts the database leg without verifying it (ed25519 and native users)', async () => {
     const proxy = await startProxy({ backendPort: db.port, args: ['--backend-tls', 'on'] });
     try {
@@ -221,6 +247,56 @@ describe('--backend-tls refusals', () => {
       expect(facts.attrs._client_ip).toBeUndefined();
       expect(facts.attrs._client_name).toBe('Node-MySQL-2');
       expect(facts.backendTls).toBe(''); // plain database leg by default
+    } finally {
+      await proxy.stop();
+    }
+  });
+});
+
+describe('connection attributes the proxy adds', () => {
+  it('cannot be forged: a client _client_ip is dropped even when its login does not re-encode', async () => {
+    const proxy = await startProxy({ backendPort: db.port });
+    try {
+      const ca = await fs.readFile(proxy.caFile);
+      const { close, greeting, answer } = await rawTlsLogin(proxy.port, ca, (greeting) =>
+        Buffer.concat([
+          encodeHandshakeResponse({
+            capabilities:
+              Capability.LONG_PASSWORD |
+              Capability.PROTOCOL_41 |
+              Capability.SECURE_CONNECTION |
+              Capability.PLUGIN_AUTH |
+              Capability.PLUGIN_AUTH_LENENC_CLIENT_DATA |
+              Capability.CONNECT_ATTRS |
+              Capability.SSL,
+            maxPacketSize: 1 << 24,
+            characterSet: 45,
+            filler: Buffer.alloc(23),
+            username: Buffer.from(user),
+            authResponse: nativePasswordScramble(password, parseGreeting(greeting).authPluginData),
+            authPluginName: 'mysql_native_password',
+          }),
+          attributesField([
+            ['_client_ip', '10.9.9.9'],
+            ['_client_tls_version', 'TLSv9'],
+            ['program_name', Buffer.from([0x78, 0xff, 0x79])], // invalid UTF-8: does not re-encode
+          ]),
+        ]),
+      );
+      try {
+        expect(answer.payload[0]).toBe(0x00);
+        const id = parseGreeting(greeting).connectionId;
+        const rows = await db.sql(
+          `SELECT ATTR_NAME, ATTR_VALUE FROM performance_schema.session_connect_attrs WHERE PROCESSLIST_ID = ${id} AND ATTR_NAME LIKE '\\_client\\_%' ORDER BY ATTR_NAME`,
+        );
+        const attrs = rows.split('\n').map((line) => line.split('\t'));
+        expect(attrs.filter(([name]) => name === '_client_ip')).toEqual([['_client_ip', '127.0.0.1']]);
+        expect(attrs.filter(([name]) => name === '_client_tls_version')).toEqual([
+          ['_client_tls_version', expect.stringMatching(/^TLSv1\.[23]$/)],
+        ]);
+      } finally {
+        close();
+      }
     } finally {
       await proxy.stop();
     }

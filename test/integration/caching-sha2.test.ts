@@ -6,10 +6,13 @@
 import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { Readable } from 'stream';
 import { startProxy } from '../helpers/proxy';
-import { mysql } from '../helpers/clients';
+import { attributesField, mysql, rawTlsLogin } from '../helpers/clients';
 import { startFakeMysql8, type FakeMysql8Options } from '../helpers/fake-mysql8';
 import { generateDevCertificates } from '../../src/tls/dev-certs';
+import { Capability } from '../../src/protocol/capabilities';
+import { encodeHandshakeResponse } from '../../src/protocol/handshake-response';
 
 const user = 'app';
 const password = 'sha2-secret';
@@ -131,6 +134,106 @@ describe('COM_CHANGE_USER through a plain leg', () => {
         })(),
       ).rejects.toMatchObject({ errno: 1045 });
       expect(JSON.stringify(proxy.logs())).not.toContain(password);
+    } finally {
+      await proxy.stop();
+      await db.close();
+    }
+  });
+});
+
+describe('the clear password never crosses the plain leg', () => {
+  it('COM_CHANGE_USER to a caching_sha2_password account from a mysql_native_password login gets RSA help', async () => {
+    // A MySQL 8 greeting with mysql_native_password: nothing at login hints at SHA-256, yet the
+    // change-user's re-authentication switches to caching_sha2_password with a cold cache.
+    const db = await startFakeMysql8({
+      user,
+      password,
+      nativeUser: 'old',
+      defaultPlugin: 'mysql_native_password',
+    });
+    const proxy = await startProxy({ backendPort: db.port });
+    try {
+      const ca = await fs.readFile(proxy.caFile);
+      const conn = await mysql.createConnection({
+        host: '127.0.0.1',
+        port: proxy.port,
+        user: 'old',
+        password,
+        ssl: { ca },
+      });
+      await conn.query('DO 1');
+      await conn.changeUser({ user, password });
+      await conn.query('DO 1');
+      await conn.end();
+      expect(db.logins).toEqual(['native', 'rsa']);
+      expect(db.clearOnPlain).toBe(0);
+    } finally {
+      await proxy.stop();
+      await db.close();
+    }
+  });
+
+  it('a sha256_password login whose HandshakeResponse does not re-encode (invalid UTF-8 attribute) still gets RSA', async () => {
+    const db = await startFakeMysql8({ user, password, ...sha256Server });
+    const proxy = await startProxy({ backendPort: db.port });
+    try {
+      const ca = await fs.readFile(proxy.caFile);
+      const { close, answer } = await rawTlsLogin(proxy.port, ca, () =>
+        Buffer.concat([
+          encodeHandshakeResponse({
+            capabilities:
+              Capability.LONG_PASSWORD |
+              Capability.PROTOCOL_41 |
+              Capability.SECURE_CONNECTION |
+              Capability.PLUGIN_AUTH |
+              Capability.PLUGIN_AUTH_LENENC_CLIENT_DATA |
+              Capability.CONNECT_ATTRS |
+              Capability.SSL,
+            maxPacketSize: 1 << 24,
+            characterSet: 45,
+            filler: Buffer.alloc(23),
+            username: Buffer.from(user),
+            authResponse: Buffer.from(`${password}\0`),
+            authPluginName: 'sha256_password',
+          }),
+          attributesField([['program_name', Buffer.from([0x78, 0xff, 0x79])]]),
+        ]),
+      );
+      close();
+      expect(answer).toMatchObject({ seq: 3, payload: Buffer.from([0, 0, 0, 2, 0, 0, 0]) });
+      expect(db.logins).toEqual(['rsa']);
+      expect(db.clearOnPlain).toBe(0);
+    } finally {
+      await proxy.stop();
+      await db.close();
+    }
+  });
+});
+
+describe('the COM_CHANGE_USER watch and LOAD DATA LOCAL', () => {
+  it('a >16 MiB upload whose packets all start with 0x11 wraps its sequence ids without being taken for a command', async () => {
+    const db = await startFakeMysql8({ user, password });
+    const proxy = await startProxy({ backendPort: db.port });
+    try {
+      const ca = await fs.readFile(proxy.caFile);
+      const conn = await connect(proxy.port, ca); // caching_sha2_password: a watched session
+      // 300 packets of 136 KiB (larger than any connection-phase packet): sequence ids 2..255, then 0, 1, ...
+      const chunk = Buffer.alloc(136 * 1024, 0x61);
+      chunk[0] = 0x11;
+      const chunks = Array.from({ length: 300 }, () => chunk);
+      const [result] = await conn.query({
+        sql: "LOAD DATA LOCAL INFILE 'upload.txt' INTO TABLE t",
+        infileStreamFactory: () => Readable.from(chunks),
+      });
+      expect(result.affectedRows).toBe(0); // the scripted server counts packets only up to 250
+      expect(db.uploads).toEqual([{ bytes: chunks.length * chunk.length, packets: 300, starting0x11: 300 }]);
+      await conn.query('DO 1');
+      db.flushCache();
+      await conn.changeUser({ user, password }); // the watch still works after the upload
+      await conn.query('DO 1');
+      await conn.end();
+      expect(db.logins).toEqual(['rsa', 'rsa']);
+      expect(JSON.stringify(proxy.logs())).not.toContain('bad_packet');
     } finally {
       await proxy.stop();
       await db.close();

@@ -115,8 +115,10 @@ describe('HandshakeMachine under hostile input', () => {
       greeting: parseGreeting(greeting.subarray(4)),
       plugin: 'caching_sha2_password',
       scramble: Buffer.alloc(20, 7),
+      capabilities: CAPS,
+      attributes: [[Buffer.from('_client_ip'), Buffer.from('10.0.0.1')]] as Array<[Buffer, Buffer]>,
     };
-    const changeUser = encodePacket(Buffer.from('\x11app\0'), 0);
+    const changeUser = encodePacket(Buffer.from('\x11app\0\x00db\0\x21\x00mysql_native_password\0\x00'), 0);
     fc.assert(
       fc.property(
         fc.boolean(),
@@ -140,6 +142,33 @@ describe('HandshakeMachine under hostile input', () => {
           expect(actions.filter((a) => a.type === 'closeClient').length).toBeLessThanOrEqual(1);
         },
       ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('survives any bytes as the COM_CHANGE_USER itself: a clean refusal, the session logged out', () => {
+    const context = {
+      greeting: parseGreeting(greeting.subarray(4)),
+      plugin: 'mysql_native_password',
+      scramble: Buffer.alloc(20, 7),
+      capabilities: CAPS,
+      attributes: [[Buffer.from('_client_ip'), Buffer.from('10.0.0.1')]] as Array<[Buffer, Buffer]>,
+    };
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+        const machine = HandshakeMachine.forChangeUser(options, context);
+        const actions = machine.handle({
+          type: 'clientData',
+          data: encodePacket(Buffer.concat([Buffer.from([0x11]), bytes]), 0),
+        });
+        check(actions);
+        const closed = actions.filter((a) => a.type === 'closeClient');
+        expect(closed.length).toBeLessThanOrEqual(1);
+        if (closed.length === 1) {
+          expect(closed[0]).toMatchObject({ reason: 'bad_packet' });
+          expect(actions.some((a) => a.type === 'closeBackend')).toBe(true);
+        }
+      }),
       { numRuns: 2000 },
     );
   });

@@ -62,6 +62,9 @@ const authSwitch = Buffer.concat([Buffer.from([0xfe]), Buffer.from('client_ed255
 
 const options: HandshakeOptions = { ...DEFAULT_HANDSHAKE_OPTIONS, maxPacketSize: 64 * 1024 };
 
+/** Attributes as text pairs, for comparisons. */
+const text = (pairs?: Array<[Buffer, Buffer]>) => pairs?.map(([k, v]) => [k.toString(), v.toString()]);
+
 function of<T extends HandshakeAction['type']>(actions: HandshakeAction[], type: T) {
   return actions.filter((a): a is Extract<HandshakeAction, { type: T }> => a.type === type);
 }
@@ -131,7 +134,7 @@ describe('HandshakeMachine, TLS client in front of a plain database', () => {
     expect(response.seq).toBe(1);
     const parsed = parseHandshakeResponse(response.payload);
     expect(hasCapability(parsed.capabilities, Capability.SSL)).toBe(false);
-    expect(parsed.attributes).toEqual([['_client_name', 'test']]);
+    expect(text(parsed.attributes)).toEqual([['_client_name', 'test']]);
     expect(of(actions, 'login')).toEqual([
       { type: 'login', transport: 'tls', user: 'app', database: 'test', authPlugin: 'mysql_native_password' },
     ]);
@@ -389,18 +392,18 @@ describe('HandshakeMachine, PROXY headers from untrusted peers', () => {
   });
 });
 
-describe('HandshakeMachine, a login refused after TLS (two-way TLS without a valid certificate)', () => {
-  it('waits for the HandshakeResponse, answers ERR with sequence id 3 and never forwards it', () => {
-    const machine = new HandshakeMachine(options);
+describe('HandshakeMachine, the login policy (two-way TLS, secure transport)', () => {
+  const twoWay = { ...options, requireClientCertificate: true };
+
+  it('refuses a TLS login without a verified certificate: ERR with sequence id 3, never forwarded', () => {
+    const machine = new HandshakeMachine(twoWay);
     machine.handle({ type: 'backendData', data: encodePacket(greetingPayload, 0) });
     machine.handle({ type: 'clientData', data: encodePacket(sslRequest, 1) });
-    const error = {
-      code: 1045,
-      sqlState: '28000',
-      message: 'Access denied: a client certificate is required',
-    };
     expect(
-      machine.handle({ type: 'tlsEstablished', refuseLogin: { reason: 'client_certificate', error } }),
+      machine.handle({
+        type: 'tlsEstablished',
+        clientCertificate: { verified: false, why: 'UNABLE_TO_GET_ISSUER_CERT' },
+      }),
     ).toEqual([]);
     const actions = machine.handle({
       type: 'clientData',
@@ -412,6 +415,39 @@ describe('HandshakeMachine, a login refused after TLS (two-way TLS without a val
     const [err] = packetsIn([close.packet!]);
     expect(err.seq).toBe(3);
     expect(parseErrPacket(err.payload)).toMatchObject({ code: 1045, sqlState: '28000' });
+    expect(parseErrPacket(err.payload).message).toContain('UNABLE_TO_GET_ISSUER_CERT');
+    expect(toBackend(actions).map((p) => parseHandshakeResponse(p.payload).username.toString())).toEqual([
+      ABORTED_LOGIN_USER,
+    ]);
+  });
+
+  it('forwards a TLS login with a verified certificate', () => {
+    const machine = new HandshakeMachine(twoWay);
+    machine.handle({ type: 'backendData', data: encodePacket(greetingPayload, 0) });
+    machine.handle({ type: 'clientData', data: encodePacket(sslRequest, 1) });
+    machine.handle({ type: 'tlsEstablished', clientCertificate: { verified: true } });
+    const actions = machine.handle({
+      type: 'clientData',
+      data: encodePacket(responsePayload(CLIENT_CAPS | Capability.SSL), 2),
+    });
+    expect(of(actions, 'closeClient')).toEqual([]);
+    expect(parseHandshakeResponse(toBackend(actions)[0].payload).username.toString()).toBe('app');
+  });
+
+  it('refuses a plaintext login when a client certificate is required: ERR 3159, never forwarded', () => {
+    // A client that skips the SSLRequest must not skip the certificate check.
+    const machine = new HandshakeMachine(twoWay);
+    machine.handle({ type: 'backendData', data: encodePacket(greetingPayload, 0) });
+    const actions = machine.handle({
+      type: 'clientData',
+      data: encodePacket(responsePayload(CLIENT_CAPS), 1),
+    });
+    const close = of(actions, 'closeClient')[0];
+    expect(close.reason).toBe('insecure_transport');
+    const [err] = packetsIn([close.packet!]);
+    expect(err.seq).toBe(2);
+    expect(parseErrPacket(err.payload)).toMatchObject({ code: 3159, sqlState: 'HY000' });
+    expect(parseErrPacket(err.payload).message).toContain('--client-ca');
     expect(toBackend(actions).map((p) => parseHandshakeResponse(p.payload).username.toString())).toEqual([
       ABORTED_LOGIN_USER,
     ]);
@@ -480,19 +516,119 @@ describe('HandshakeMachine, connection attributes for the database', () => {
       }),
     );
     const forwarded = parseHandshakeResponse(sent.payload);
-    expect(forwarded.attributes).toEqual([
+    expect(text(forwarded.attributes)).toEqual([
       ['_client_name', 'test'],
       ['_client_ip', '10.1.2.3'],
       ['_client_port', '5555'],
       ['_client_tls_version', 'TLSv1.3'],
       ['_client_tls_cipher', 'TLS_AES_256_GCM_SHA384'],
     ]);
-    expect({ ...forwarded, attributes: undefined, capabilities: 0 }).toEqual({
+    expect({ ...forwarded, attributes: undefined, capabilities: 0, spans: undefined }).toEqual({
       ...original,
       attributes: undefined,
       capabilities: 0,
+      spans: undefined,
     });
     expect(forwarded.capabilities).toBe((original.capabilities & ~Capability.SSL) >>> 0);
+  });
+});
+
+/** The HandshakeResponse with a raw attributes block appended (any bytes, lengths that lie). */
+const withRawAttributes = (caps: number, block: Buffer, base = responsePayload): Buffer => {
+  const payload = base(caps & ~Capability.CONNECT_ATTRS);
+  const withFlag = Buffer.from(payload);
+  withFlag.writeUInt32LE((caps | Capability.CONNECT_ATTRS) >>> 0, 0);
+  return Buffer.concat([withFlag, block]);
+};
+const pair = (k: string | Buffer, v: string | Buffer) => {
+  const key = Buffer.from(k);
+  const value = Buffer.from(v);
+  return Buffer.concat([Buffer.from([key.length]), key, Buffer.from([value.length]), value]);
+};
+const lenenc = (block: Buffer) => Buffer.concat([Buffer.from([block.length]), block]);
+
+describe('HandshakeMachine, connection attributes cannot be forged', () => {
+  const attrOptions = { ...options, clientAttributes: true };
+  const facts = () => ({ ip: '10.1.2.3', port: 5555 });
+  const forged = lenenc(
+    Buffer.concat([
+      pair('_client_ip', '10.9.9.9'),
+      pair('_client_name', 'forger'),
+      pair('program_name', Buffer.from([0x78, 0xff, 0x79])), // not UTF-8: does not re-encode
+      pair('_client_tls_version', 'TLSv9'),
+      pair('_client_ip', '10.8.8.8'),
+    ]),
+  );
+
+  it('drops the client _client_* names the proxy sets and adds its own; other bytes stay as sent', () => {
+    const machine = new HandshakeMachine(attrOptions, facts);
+    const login = withRawAttributes(CLIENT_CAPS | Capability.SSL, forged);
+    const [sent] = toBackend(tlsLogin(machine, greetingPayload, login));
+    const forwarded = parseHandshakeResponse(sent.payload);
+    expect(forwarded.attributes).toEqual([
+      [Buffer.from('_client_name'), Buffer.from('forger')],
+      [Buffer.from('program_name'), Buffer.from([0x78, 0xff, 0x79])],
+      [Buffer.from('_client_ip'), Buffer.from('10.1.2.3')],
+      [Buffer.from('_client_port'), Buffer.from('5555')],
+    ]);
+    // every byte before the attributes is the client's (bar CLIENT_SSL)
+    const [start] = forwarded.spans.attributes!;
+    expect(sent.payload.subarray(4, start)).toEqual(login.subarray(4, start));
+  });
+
+  it('a plaintext client cannot claim TLS facts either', () => {
+    const machine = new HandshakeMachine(attrOptions, facts);
+    machine.handle({ type: 'backendData', data: encodePacket(greetingPayload, 0) });
+    const login = withRawAttributes(CLIENT_CAPS, forged);
+    const [sent] = toBackend(machine.handle({ type: 'clientData', data: encodePacket(login, 1) }));
+    const names = parseHandshakeResponse(sent.payload).attributes!.map(([k]) => k.toString());
+    expect(names).toEqual(['_client_name', 'program_name', '_client_ip', '_client_port']);
+  });
+
+  it('with --no-client-attrs relays the login byte for byte (bar CLIENT_SSL)', () => {
+    const machine = new HandshakeMachine(options, facts);
+    const login = withRawAttributes(CLIENT_CAPS | Capability.SSL, forged);
+    const [sent] = toBackend(tlsLogin(machine, greetingPayload, login));
+    expect(sent.payload.subarray(4)).toEqual(login.subarray(4));
+  });
+
+  it('adds attributes to a login that has none, setting CLIENT_CONNECT_ATTRS', () => {
+    const machine = new HandshakeMachine(attrOptions, facts);
+    const login = responsePayload((CLIENT_CAPS | Capability.SSL) & ~Capability.CONNECT_ATTRS);
+    const [sent] = toBackend(tlsLogin(machine, greetingPayload, login));
+    const forwarded = parseHandshakeResponse(sent.payload);
+    expect(hasCapability(forwarded.capabilities, Capability.CONNECT_ATTRS)).toBe(true);
+    expect(text(forwarded.attributes)).toEqual([
+      ['_client_ip', '10.1.2.3'],
+      ['_client_port', '5555'],
+    ]);
+  });
+
+  it.each([
+    ['an attributes block longer than the packet', Buffer.concat([Buffer.from([200]), pair('a', 'b')])],
+    ['a pair longer than its block', Buffer.concat([Buffer.from([3]), pair('abc', 'def')])],
+    ['a truncated length prefix', Buffer.from([0xfc, 0x01])],
+  ])('refuses %s with ERR 1043, forwarding nothing of it', (_name, block) => {
+    const machine = new HandshakeMachine(attrOptions, facts);
+    const actions = tlsLogin(
+      machine,
+      greetingPayload,
+      withRawAttributes(CLIENT_CAPS | Capability.SSL, block),
+    );
+    const close = of(actions, 'closeClient')[0];
+    expect(close.reason).toBe('bad_packet');
+    expect(parseErrPacket(packetsIn([close.packet!])[0].payload).code).toBe(1043);
+    expect(toBackend(actions).map((p) => parseHandshakeResponse(p.payload).username.toString())).toEqual([
+      ABORTED_LOGIN_USER,
+    ]);
+  });
+
+  it('refuses an auth response that claims more bytes than the packet holds', () => {
+    const machine = new HandshakeMachine(attrOptions, facts);
+    const login = responsePayload(CLIENT_CAPS | Capability.SSL);
+    login[32 + 4] = 0xfa; // lenenc auth response length of 250 bytes
+    const close = of(tlsLogin(machine, greetingPayload, login), 'closeClient')[0];
+    expect(close.reason).toBe('bad_packet');
   });
 });
 
@@ -544,6 +680,88 @@ describe('HandshakeMachine, sha256_password on a plain database leg', () => {
     expect(machine.phase).toBe('established');
   });
 
+  const sha256Login = (extra: Buffer = Buffer.alloc(0)) =>
+    Buffer.concat([
+      encodeHandshakeResponse({
+        ...parseHandshakeResponse(
+          responsePayload((CLIENT_CAPS | Capability.SSL) & ~Capability.CONNECT_ATTRS),
+        ),
+        capabilities: CLIENT_CAPS | Capability.SSL,
+        authResponse: Buffer.from(clearPassword),
+        authPluginName: 'sha256_password',
+      }),
+      extra,
+    ]);
+
+  it('does so for a login that does not re-encode (bytes that are not UTF-8 in an attribute)', () => {
+    const machine = new HandshakeMachine(options);
+    const login = sha256Login(lenenc(pair('program_name', Buffer.from([0xff, 0xfe]))));
+    const [sent] = toBackend(tlsLogin(machine, sha256Greeting, login));
+    const forwarded = parseHandshakeResponse(sent.payload);
+    expect(forwarded.authResponse).toEqual(Buffer.from([0x01]));
+    expect(forwarded.attributes).toEqual([[Buffer.from('program_name'), Buffer.from([0xff, 0xfe])]]);
+    expect(sent.payload.includes(Buffer.from('s3cret'))).toBe(false);
+    const [encrypted] = toBackend(
+      machine.handle({
+        type: 'backendData',
+        data: encodePacket(Buffer.concat([Buffer.from([0x01]), publicPem]), 2),
+      }),
+    );
+    expect(decrypt(encrypted.payload)).toEqual(clearPassword);
+  });
+
+  it("does so whatever plugin the greeting names; a server that switches plugins instead gets the client's answer", () => {
+    const machine = new HandshakeMachine(options);
+    const cachingGreeting = encodeGreeting({
+      ...parseGreeting(sha256Greeting),
+      authPluginName: 'caching_sha2_password',
+    });
+    const [sent] = toBackend(tlsLogin(machine, cachingGreeting, sha256Login()));
+    expect(parseHandshakeResponse(sent.payload).authResponse).toEqual(Buffer.from([0x01]));
+    const sha2Switch = encodeAuthSwitchRequest('caching_sha2_password', scramble);
+    const switched = machine.handle({ type: 'backendData', data: encodePacket(sha2Switch, 2) });
+    expect(toClient(switched)).toEqual([{ seq: 3, payload: sha2Switch }]);
+    expect(toBackend(switched)).toEqual([]);
+    expect((machine as unknown as { clearPassword?: Buffer }).clearPassword).toBeUndefined();
+    const fast = Buffer.alloc(32, 3);
+    expect(toBackend(machine.handle({ type: 'clientData', data: encodePacket(fast, 4) }))).toEqual([
+      { seq: 3, payload: fast },
+    ]);
+  });
+
+  it('follows MySQL multi-factor authentication: a caching_sha2_password second factor gets RSA too', () => {
+    // AuthNextFactor (0x02, plugin, data) names the next factor's plugin and scramble, like a switch.
+    // https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_connection_phase_packets_protocol_auth_next_factor_request.html
+    const mfaCaps = CLIENT_CAPS | Capability.SSL | Capability.MULTI_FACTOR_AUTHENTICATION;
+    const mfaGreeting = encodeGreeting({
+      ...parseGreeting(sha256Greeting),
+      capabilities: SERVER_CAPS | Capability.MULTI_FACTOR_AUTHENTICATION,
+      authPluginName: 'mysql_native_password',
+    });
+    const machine = new HandshakeMachine(options);
+    tlsLogin(machine, mfaGreeting, responsePayload(mfaCaps));
+    const second = Buffer.from('ABCDEFGHIJKLMNOPQRST');
+    const nextFactor = Buffer.concat([Buffer.from([0x02]), Buffer.from('caching_sha2_password\0'), second]);
+    expect(toClient(machine.handle({ type: 'backendData', data: encodePacket(nextFactor, 2) }))).toEqual([
+      { seq: 3, payload: nextFactor },
+    ]);
+    machine.handle({ type: 'clientData', data: encodePacket(Buffer.alloc(32, 3), 4) });
+    machine.handle({ type: 'backendData', data: encodePacket(Buffer.from([0x01, 0x04]), 4) });
+    const sent = toBackend(machine.handle({ type: 'clientData', data: encodePacket(clearPassword, 6) }));
+    expect(sent).toEqual([{ seq: 5, payload: Buffer.from([0x02]) }]);
+    const [encrypted] = toBackend(
+      machine.handle({
+        type: 'backendData',
+        data: encodePacket(Buffer.concat([Buffer.from([0x01]), publicPem]), 6),
+      }),
+    );
+    const mixed = crypto.privateDecrypt(
+      { key: privateKey, padding: crypto.constants.RSA_PKCS1_OAEP_PADDING },
+      encrypted.payload,
+    );
+    expect(Buffer.from(mixed.map((b, i) => b ^ second[i % 20]))).toEqual(clearPassword);
+  });
+
   it('answers an auth switch to sha256_password the same way; a key request from the client passes through', () => {
     const sha256Switch = encodeAuthSwitchRequest('sha256_password', scramble);
     const run = (answer: Buffer) => {
@@ -588,20 +806,77 @@ describe('HandshakeMachine, COM_CHANGE_USER on an established session', () => {
     }),
   );
 
-  it('offers the context only where it can be needed: TLS to a plain MySQL with SHA-256 plugins', () => {
-    const login = (greeting: Buffer, extraCaps = 0) => {
-      const machine = new HandshakeMachine(options);
-      tlsLogin(machine, greeting, responsePayload(CLIENT_CAPS | Capability.SSL | extraCaps));
-      return of(machine.handle({ type: 'backendData', data: encodePacket(OK, 2) }), 'established')[0];
-    };
+  const loginTo = (greeting: Buffer, opts = options, extraCaps = 0) => {
+    const machine = new HandshakeMachine(opts);
+    const actions = tlsLogin(machine, greeting, responsePayload(CLIENT_CAPS | Capability.SSL | extraCaps));
+    return [...actions, ...machine.handle({ type: 'backendData', data: encodePacket(OK, 2) })];
+  };
+
+  it('watches every TLS session on a plain leg, whatever the greeting: any can switch to SHA-256 later', () => {
     const mysql8 = encodeGreeting(mysql8Greeting);
-    const context = login(mysql8).changeUser;
-    expect(context).toMatchObject({ plugin: 'caching_sha2_password' });
+    const context = of(loginTo(mysql8), 'established')[0].changeUser;
+    expect(context).toMatchObject({
+      plugin: 'caching_sha2_password',
+      capabilities: CLIENT_CAPS & SERVER_CAPS,
+    });
     expect(context?.scramble).toEqual(Buffer.from('abcdefghijklmnopqrst'));
-    expect(login(greetingPayload).changeUser).toBeUndefined(); // MariaDB: pipe untouched
-    // compressed sessions: the headers the scanner would follow are inside compressed frames
-    expect(login(mysql8, Capability.COMPRESS).changeUser).toBeUndefined();
-    expect(login(mysql8, Capability.ZSTD_COMPRESSION_ALGORITHM).changeUser).toBeUndefined();
+    // a MySQL 8 login with mysql_native_password; MariaDB (caching_sha2_password plugin since 11.4)
+    const native = encodeGreeting({ ...mysql8Greeting, authPluginName: 'mysql_native_password' });
+    expect(of(loginTo(native), 'established')[0].changeUser).toMatchObject({
+      plugin: 'mysql_native_password',
+    });
+    expect(of(loginTo(greetingPayload), 'established')[0].changeUser).toBeDefined();
+  });
+
+  it('pipes untouched where no clear password can cross: TiDB, --backend-tls, plaintext clients', () => {
+    const tidb = encodeGreeting({ ...mysql8Greeting, serverVersion: '8.0.11-TiDB-v7.5.0' });
+    expect(of(loginTo(tidb), 'established')[0].changeUser).toBeUndefined();
+    const plain = new HandshakeMachine(options);
+    plain.handle({ type: 'backendData', data: encodePacket(encodeGreeting(mysql8Greeting), 0) });
+    plain.handle({ type: 'clientData', data: encodePacket(responsePayload(CLIENT_CAPS), 1) });
+    const done = plain.handle({ type: 'backendData', data: encodePacket(OK, 2) });
+    expect(of(done, 'established')[0].changeUser).toBeUndefined();
+    const tlsBackend = new HandshakeMachine({ ...options, backendTls: true });
+    const tlsGreeting = encodeGreeting({ ...mysql8Greeting, capabilities: SERVER_CAPS | Capability.SSL });
+    tlsLogin(tlsBackend, tlsGreeting);
+    tlsBackend.handle({ type: 'backendTlsEstablished' });
+    const viaTls = tlsBackend.handle({ type: 'backendData', data: encodePacket(OK, 3) });
+    expect(of(viaTls, 'established')[0].changeUser).toBeUndefined();
+  });
+
+  it('does not offer compression on a plain leg, and refuses a TLS client that asks for it anyway', () => {
+    // Compressed frames would hide the command headers the watch follows.
+    const offering = encodeGreeting({
+      ...mysql8Greeting,
+      capabilities: SERVER_CAPS | Capability.COMPRESS | Capability.ZSTD_COMPRESSION_ALGORITHM,
+    });
+    const [relayed] = toClient(
+      new HandshakeMachine(options).handle({ type: 'backendData', data: encodePacket(offering, 0) }),
+    );
+    const caps = parseGreeting(relayed.payload).capabilities;
+    expect(
+      hasCapability(caps, Capability.COMPRESS) || hasCapability(caps, Capability.ZSTD_COMPRESSION_ALGORITHM),
+    ).toBe(false);
+    expect(hasCapability(caps, Capability.SSL)).toBe(true);
+    for (const flag of [Capability.COMPRESS, Capability.ZSTD_COMPRESSION_ALGORITHM]) {
+      const actions = loginTo(offering, options, flag);
+      expect(of(actions, 'closeClient')[0]).toMatchObject({ reason: 'bad_packet' });
+      expect(of(actions, 'established')).toEqual([]);
+    }
+    // --backend-tls keeps compression: nothing is watched there
+    const kept = new HandshakeMachine({ ...options, backendTls: true }).handle({
+      type: 'backendData',
+      data: encodePacket(
+        encodeGreeting({
+          ...parseGreeting(offering),
+          capabilities: parseGreeting(offering).capabilities | Capability.SSL,
+        }),
+        0,
+      ),
+    });
+    expect(hasCapability(parseGreeting(toClient(kept)[0].payload).capabilities, Capability.COMPRESS)).toBe(
+      true,
+    );
   });
 
   it('relays the command and its re-authentication with command-phase ids, encrypting a clear password', () => {
@@ -610,12 +885,14 @@ describe('HandshakeMachine, COM_CHANGE_USER on an established session', () => {
       greeting: mysql8Greeting,
       plugin: 'caching_sha2_password',
       scramble: Buffer.from('abcdefghijklmnopqrst'),
+      capabilities: CLIENT_CAPS,
     });
     const command = Buffer.concat([
       Buffer.from([0x11]),
       Buffer.from('app\0'),
       Buffer.from([20]),
       Buffer.alloc(20, 5),
+      Buffer.from('\0'),
     ]);
     expect(toBackend(machine.handle({ type: 'clientData', data: encodePacket(command, 0) }))).toEqual([
       { seq: 0, payload: command },
@@ -653,6 +930,111 @@ describe('HandshakeMachine, COM_CHANGE_USER on an established session', () => {
     expect(of(done, 'established')[0].changeUser).toMatchObject({
       plugin: 'caching_sha2_password',
       scramble,
+    });
+  });
+
+  describe('the command itself', () => {
+    const scramble = Buffer.from('abcdefghijklmnopqrst');
+    const context = {
+      greeting: mysql8Greeting,
+      plugin: 'caching_sha2_password',
+      scramble,
+      capabilities: CLIENT_CAPS,
+      attributes: [
+        [Buffer.from('_client_ip'), Buffer.from('10.1.2.3')],
+        [Buffer.from('_client_port'), Buffer.from('5555')],
+      ] as Array<[Buffer, Buffer]>,
+    };
+    /** COM_CHANGE_USER: user, auth data (1-byte length), database, character set, plugin, attributes. */
+    const command = (auth: Buffer, plugin: string, attributes: Buffer) =>
+      Buffer.concat([
+        Buffer.from([0x11]),
+        Buffer.from('app\0'),
+        Buffer.from([auth.length]),
+        auth,
+        Buffer.from('test\0'),
+        Buffer.from([0x21, 0x00]),
+        Buffer.from(`${plugin}\0`),
+        attributes,
+      ]);
+    const forged = lenenc(Buffer.concat([pair('_client_ip', '10.9.9.9'), pair('k', Buffer.from([0xff]))]));
+
+    it("drops the client _client_* attributes and adds the proxy's, the rest byte for byte", () => {
+      const machine = HandshakeMachine.forChangeUser(options, context);
+      const sent = command(Buffer.alloc(20, 5), 'mysql_native_password', forged);
+      const [relayed] = toBackend(machine.handle({ type: 'clientData', data: encodePacket(sent, 0) }));
+      const expected = command(
+        Buffer.alloc(20, 5),
+        'mysql_native_password',
+        lenenc(
+          Buffer.concat([
+            pair('k', Buffer.from([0xff])),
+            pair('_client_ip', '10.1.2.3'),
+            pair('_client_port', '5555'),
+          ]),
+        ),
+      );
+      expect(relayed).toEqual({ seq: 0, payload: expected });
+    });
+
+    it('puts a key request in place of a clear sha256_password password; the server may take it or switch', () => {
+      const clear = Buffer.from('pw-in-command\0');
+      const taking = HandshakeMachine.forChangeUser(options, context);
+      const [relayed] = toBackend(
+        taking.handle({
+          type: 'clientData',
+          data: encodePacket(command(clear, 'sha256_password', forged), 0),
+        }),
+      );
+      expect(relayed.payload.includes(Buffer.from('pw-in-command'))).toBe(false);
+      expect(relayed.payload.includes(Buffer.from([1, 0x01, ...Buffer.from('test\0')]))).toBe(true);
+      const [encrypted] = toBackend(
+        taking.handle({
+          type: 'backendData',
+          data: encodePacket(Buffer.concat([Buffer.from([0x01]), publicPem]), 1),
+        }),
+      );
+      expect(encrypted.seq).toBe(2);
+      const mixed = crypto.privateDecrypt(
+        { key: privateKey, padding: crypto.constants.RSA_PKCS1_OAEP_PADDING },
+        encrypted.payload,
+      );
+      expect(Buffer.from(mixed.map((b, i) => b ^ scramble[i % 20]))).toEqual(clear);
+      expect(toClient(taking.handle({ type: 'backendData', data: encodePacket(OK, 3) }))).toEqual([
+        { seq: 1, payload: OK },
+      ]);
+
+      const switching = HandshakeMachine.forChangeUser(options, context);
+      switching.handle({
+        type: 'clientData',
+        data: encodePacket(command(clear, 'sha256_password', forged), 0),
+      });
+      const sha256Switch = encodeAuthSwitchRequest('sha256_password', Buffer.from('ABCDEFGHIJKLMNOPQRST'));
+      expect(
+        toClient(switching.handle({ type: 'backendData', data: encodePacket(sha256Switch, 1) })),
+      ).toEqual([{ seq: 1, payload: sha256Switch }]);
+      // the client answers the switch with its clear password: RSA again
+      const answer = toBackend(switching.handle({ type: 'clientData', data: encodePacket(clear, 2) }));
+      expect(answer).toEqual([{ seq: 2, payload: Buffer.from([0x01]) }]);
+    });
+
+    it.each([
+      ['a user name without its NUL', Buffer.from('\x11app')],
+      ['auth data longer than the packet', Buffer.from('\x11app\0\x50abc')],
+      [
+        'attributes longer than the packet',
+        command(Buffer.alloc(20), 'mysql_native_password', Buffer.from([0x40, 1, 0x61])),
+      ],
+    ])('refuses %s with ERR 1043 and logs the idle session out', (_name, bad) => {
+      const machine = HandshakeMachine.forChangeUser(options, context);
+      const actions = machine.handle({ type: 'clientData', data: encodePacket(bad, 0) });
+      const close = of(actions, 'closeClient')[0];
+      expect(close.reason).toBe('bad_packet');
+      const [err] = packetsIn([close.packet!]);
+      expect(err.seq).toBe(1);
+      expect(parseErrPacket(err.payload).code).toBe(1043);
+      expect(toBackend(actions)).toEqual([{ seq: 0, payload: Buffer.from([0x01]) }]); // COM_QUIT only
+      expect(of(actions, 'closeBackend')).toHaveLength(1);
     });
   });
 });

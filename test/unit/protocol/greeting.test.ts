@@ -5,6 +5,7 @@ import {
   GREETING_PROTOCOL_VERSION,
   isGreeting,
   parseGreeting,
+  withGreetingCapabilities,
   withGreetingCapability,
   type Greeting,
 } from '../../../src/protocol/greeting';
@@ -273,5 +274,40 @@ describe('parseGreeting properties', () => {
         return out.subarray(0, length);
       });
     fc.assert(fc.property(mutated, onlyMalformed), { numRuns: 2000 });
+  });
+});
+
+describe('withGreetingCapabilities', () => {
+  it('sets and clears bits in both capability words, changing nothing else', () => {
+    const caps = Capability.PROTOCOL_41 | Capability.SECURE_CONNECTION | Capability.PLUGIN_AUTH;
+    const payload = encodeGreeting({
+      protocolVersion: 10,
+      serverVersion: '8.0.36',
+      connectionId: 9,
+      authPluginData: Buffer.from('abcdefghijklmnopqrst'),
+      capabilities: caps | Capability.COMPRESS | Capability.ZSTD_COMPRESSION_ALGORITHM,
+      characterSet: 255,
+      statusFlags: 0xffff,
+      reserved: Buffer.alloc(10, 0xee),
+      authPluginName: 'caching_sha2_password',
+    });
+    const g = parseGreeting(payload);
+    const out = withGreetingCapabilities(
+      payload,
+      g,
+      Capability.SSL,
+      Capability.COMPRESS | Capability.ZSTD_COMPRESSION_ALGORITHM,
+    );
+    const parsed = parseGreeting(out);
+    expect(parsed.capabilities).toBe((caps | Capability.SSL) >>> 0);
+    expect({ ...parsed, capabilities: 0 }).toEqual({ ...g, capabilities: 0 });
+    const changed = [...out.keys()].filter((i) => out[i] !== payload[i]);
+    expect(
+      changed.every((i) =>
+        [g.capabilityOffset, g.capabilityOffset + 1, g.capabilityOffset + 5, g.capabilityOffset + 6].includes(
+          i,
+        ),
+      ),
+    ).toBe(true);
   });
 });

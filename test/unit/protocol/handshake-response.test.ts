@@ -7,6 +7,7 @@ import {
   HANDSHAKE_RESPONSE_FIXED_LENGTH,
   parseHandshakeResponse,
   peekUsername,
+  spliceHandshakeResponse,
   withClientCapabilities,
   type HandshakeResponse,
 } from '../../../src/protocol/handshake-response';
@@ -21,8 +22,9 @@ const mysql2 = payloadOf(mysql2Packet);
 const edLogin = payloadOf(edLoginPacket);
 
 function attrs(r: HandshakeResponse): Map<string, string> {
-  return new Map(r.attributes ?? []);
+  return new Map((r.attributes ?? []).map(([k, v]) => [k.toString(), v.toString()]));
 }
+const text = (pairs: HandshakeResponse['attributes']) => pairs?.map(([k, v]) => [k.toString(), v.toString()]);
 
 function attempt(payload: Buffer): HandshakeResponse | Error {
   try {
@@ -53,7 +55,7 @@ describe('captured HandshakeResponse41 packets', () => {
     expect(r.database).toBeUndefined();
     expect(r.authPluginName).toBe('mysql_native_password');
     expect(r.zstdCompressionLevel).toBeUndefined();
-    expect(r.attributes?.map(([k]) => k)).toEqual([
+    expect(r.attributes?.map(([k]) => k.toString())).toEqual([
       '_os',
       '_client_name',
       '_pid',
@@ -84,7 +86,7 @@ describe('captured HandshakeResponse41 packets', () => {
     expect(r.authResponse).toHaveLength(20);
     expect(r.database?.toString()).toBe('test');
     expect(r.authPluginName).toBe('mysql_native_password');
-    expect(r.attributes).toEqual([
+    expect(text(r.attributes)).toEqual([
       ['_client_name', 'Node-MySQL-2'],
       ['_client_version', '3.24.6'],
     ]);
@@ -107,13 +109,23 @@ describe('captured HandshakeResponse41 packets', () => {
     );
   });
 
-  it('copies its fields out of the payload', () => {
+  it('copies the names out of the payload; the auth response is a view, wiped with the payload', () => {
     const payload = Buffer.from(mysql2);
     const r = parseHandshakeResponse(payload);
+    expect(r.authResponse.equals(parseHandshakeResponse(mysql2).authResponse)).toBe(true);
     payload.fill(0);
     expect(r.username.toString()).toBe('app');
     expect(r.database?.toString()).toBe('test');
-    expect(r.authResponse.equals(parseHandshakeResponse(mysql2).authResponse)).toBe(true);
+    expect(r.authResponse.equals(Buffer.alloc(20))).toBe(true);
+  });
+
+  it('knows where the auth response and the attributes sit', () => {
+    const r = parseHandshakeResponse(mysql2);
+    const [authStart, authEnd] = r.spans.authResponse;
+    expect(mysql2.subarray(authStart, authEnd)).toEqual(Buffer.concat([Buffer.from([20]), r.authResponse]));
+    const [attrStart, attrEnd] = r.spans.attributes!;
+    expect(attrEnd).toBe(mysql2.length);
+    expect(mysql2[attrStart]).toBe(attrEnd - attrStart - 1);
   });
 
   it('no fixture contains the clear password app-secret', () => {
@@ -293,9 +305,13 @@ describe('HandshakeResponse properties', () => {
         authResponse: fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)),
         database: noNul(40),
         authPluginName: noNul(30).map((b) => b.toString('latin1')),
-        attributes: fc.array(fc.tuple(fc.string({ unit: 'binary' }), fc.string({ unit: 'binary' })), {
-          maxLength: 6,
-        }),
+        attributes: fc.array(
+          fc.tuple(
+            fc.uint8Array({ maxLength: 40 }).map((b) => Buffer.from(b)),
+            fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)),
+          ),
+          { maxLength: 6 },
+        ),
         zstdCompressionLevel: fc.nat({ max: 255 }),
       })
       .map((r): HandshakeResponse => {
@@ -322,12 +338,123 @@ describe('HandshakeResponse properties', () => {
     fc.assert(
       fc.property(response, (r) => {
         const encoded = encodeHandshakeResponse(r);
-        const parsed = parseHandshakeResponse(encoded);
+        const { spans: _spans, ...parsed } = parseHandshakeResponse(encoded);
         expect(parsed).toEqual(r);
         expect(encodeHandshakeResponse(parsed).equals(encoded)).toBe(true);
         expect(peekUsername(encoded)).toBe(r.username.toString('utf8'));
       }),
       { numRuns: 1000 },
     );
+  });
+});
+
+describe('spliceHandshakeResponse', () => {
+  const BASE =
+    Capability.LONG_PASSWORD |
+    Capability.PROTOCOL_41 |
+    Capability.SECURE_CONNECTION |
+    Capability.PLUGIN_AUTH |
+    Capability.CONNECT_WITH_DB;
+  const login = (caps: number, tail: Buffer = Buffer.alloc(0)) =>
+    Buffer.concat([
+      encodeHandshakeResponse({
+        capabilities: caps,
+        maxPacketSize: 1 << 24,
+        characterSet: 45,
+        filler: Buffer.alloc(23),
+        username: Buffer.from('app'),
+        authResponse: Buffer.from('pw-clear'),
+        database: Buffer.from('db'),
+        authPluginName: 'sha256_password',
+      }),
+      tail,
+    ]);
+  // attributes with bytes that are not UTF-8: a re-encode through strings would change them
+  const invalid: Array<[Buffer, Buffer]> = [
+    [Buffer.from('_client_ip'), Buffer.from('10.9.9.9')],
+    [Buffer.from('k'), Buffer.from([0x78, 0xff, 0xc3])],
+  ];
+  const block = (pairs: Array<[Buffer, Buffer]>) =>
+    Buffer.concat(pairs.flatMap(([k, v]) => [Buffer.from([k.length]), k, Buffer.from([v.length]), v]));
+  const withAttrs = (caps: number, pairs: Array<[Buffer, Buffer]>) => {
+    const b = block(pairs);
+    return login(caps | Capability.CONNECT_ATTRS, Buffer.concat([Buffer.from([b.length]), b]));
+  };
+
+  it('keeps attribute bytes as sent (invalid UTF-8 included)', () => {
+    const r = parseHandshakeResponse(withAttrs(BASE, invalid));
+    expect(r.attributes).toEqual(invalid);
+  });
+
+  it.each([
+    ['lenenc', Capability.PLUGIN_AUTH_LENENC_CLIENT_DATA],
+    ['1-byte length', 0],
+    ['NUL-terminated', -Capability.SECURE_CONNECTION],
+  ])('replaces a %s auth response and nothing else', (_name, flag) => {
+    const caps = (BASE + flag) >>> 0;
+    const payload = withAttrs(caps, invalid);
+    const r = parseHandshakeResponse(payload);
+    const out = spliceHandshakeResponse(payload, r.spans, { authResponse: Buffer.from([0x01]) });
+    const { spans: _a, ...before } = r;
+    const { spans: _b, ...after } = parseHandshakeResponse(out);
+    expect(after).toEqual({ ...before, authResponse: Buffer.from([0x01]) });
+    expect(out.includes(Buffer.from('pw'))).toBe(false);
+    expect(out.subarray(out.length - block(invalid).length)).toEqual(block(invalid)); // byte for byte
+  });
+
+  it('replaces the attributes block and sets new capabilities, keeping trailing bytes (zstd level)', () => {
+    const caps = BASE | Capability.ZSTD_COMPRESSION_ALGORITHM;
+    const b = block(invalid);
+    const payload = login(caps | Capability.CONNECT_ATTRS, Buffer.from([b.length, ...b, 7]));
+    const r = parseHandshakeResponse(payload);
+    const mine: Array<[Buffer, Buffer]> = [[Buffer.from('_client_ip'), Buffer.from('127.0.0.1')]];
+    const caps2 = caps | Capability.CONNECT_ATTRS | Capability.FOUND_ROWS;
+    const out = spliceHandshakeResponse(payload, r.spans, { attributes: mine, capabilities: caps2 });
+    const parsed = parseHandshakeResponse(out);
+    expect(out.readUInt32LE(0)).toBe(caps2 >>> 0);
+    expect(parsed.attributes).toEqual(mine);
+    expect(out[out.length - 1]).toBe(7);
+    expect(parsed.authResponse).toEqual(Buffer.from('pw-clear'));
+  });
+
+  it('inserts attributes where the client sent none, before a zstd level', () => {
+    const payload = login(BASE | Capability.ZSTD_COMPRESSION_ALGORITHM, Buffer.from([9]));
+    const r = parseHandshakeResponse(payload);
+    expect(r.attributes).toBeUndefined();
+    const mine: Array<[Buffer, Buffer]> = [[Buffer.from('a'), Buffer.from('b')]];
+    const caps = BASE | Capability.ZSTD_COMPRESSION_ALGORITHM | Capability.CONNECT_ATTRS;
+    const parsed = parseHandshakeResponse(
+      spliceHandshakeResponse(payload, r.spans, { attributes: mine, capabilities: caps }),
+    );
+    expect(parsed.attributes).toEqual(mine);
+    expect(parsed.zstdCompressionLevel).toBe(9);
+    expect(parsed.authPluginName).toBe('sha256_password');
+  });
+
+  it('has no place for attributes when a field the capabilities announce is missing', () => {
+    // CLIENT_PLUGIN_AUTH without a NUL-terminated name: attributes inserted after it would be read as the name
+    const cut = login(BASE).subarray(0, -1);
+    const r = parseHandshakeResponse(cut);
+    expect(r.spans.attributes).toBeUndefined();
+    expect(() => spliceHandshakeResponse(cut, r.spans, { attributes: [] })).toThrow(MalformedPacketError);
+    const noAuth = login(BASE).subarray(0, HANDSHAKE_RESPONSE_FIXED_LENGTH + 4);
+    expect(parseHandshakeResponse(noAuth).spans.attributes).toBeUndefined();
+  });
+
+  it.each([
+    ['a block longer than the packet', (b: Buffer) => Buffer.from([b.length + 10, ...b])],
+    ['a pair longer than the block', (b: Buffer) => Buffer.from([b.length - 2, ...b.subarray(0, -2)])],
+    ['a key without its value', () => Buffer.from([2, 1, 0x61])],
+    ['a length prefix 0xff', (b: Buffer) => Buffer.from([0xff, ...b])],
+  ])('refuses %s with MalformedPacketError', (_name, make) => {
+    const payload = login(BASE | Capability.CONNECT_ATTRS, make(block(invalid)));
+    expect(() => parseHandshakeResponse(payload)).toThrow(MalformedPacketError);
+  });
+
+  it('refuses an auth response longer than the packet', () => {
+    const payload = login(BASE);
+    const r = parseHandshakeResponse(payload);
+    payload[r.spans.authResponse[0]] = 200;
+    expect(() => parseHandshakeResponse(payload)).toThrow(MalformedPacketError);
   });
 });

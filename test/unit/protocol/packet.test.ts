@@ -215,6 +215,33 @@ describe('peek and drain', () => {
   });
 });
 
+describe('wipeLastSources', () => {
+  it('zeroes the chunks a packet spanning several was copied from; unread bytes stay readable', () => {
+    const secret = encodePacket(Buffer.from('secret-password'), 4);
+    const next = encodePacket(Buffer.from('next'), 5);
+    const all = Buffer.concat([secret, next]);
+    const chunks = [Buffer.from(all.subarray(0, 8)), Buffer.from(all.subarray(8, 22))];
+    const reader = new PacketReader(1024);
+    chunks.forEach((c) => reader.push(c));
+    const packet = reader.read()!;
+    expect(packet.payload.toString()).toBe('secret-password');
+    reader.wipeLastSources();
+    expect(chunks.every((c) => c.every((b) => b === 0))).toBe(true);
+    expect(packet.payload.toString()).toBe('secret-password'); // the caller's to wipe
+    reader.push(Buffer.from(all.subarray(22)));
+    expect(reader.read()!.payload.toString()).toBe('next');
+  });
+
+  it('touches nothing when the packet came in one chunk (its payload is a view the caller wipes)', () => {
+    const chunk = encodePacket(Buffer.from('x'), 0);
+    const reader = new PacketReader(1024);
+    reader.push(chunk);
+    reader.read();
+    reader.wipeLastSources();
+    expect(chunk).toEqual(encodePacket(Buffer.from('x'), 0));
+  });
+});
+
 describe('packet header codec', () => {
   it('encodePacket / parsePacketHeader round trip on every fixture packet', () => {
     for (const packet of login.packets) {

@@ -1,0 +1,45 @@
+import { proxyErrors, type ProxyError } from '../protocol/errors';
+import type { CloseReason } from './close-reason';
+import type { Transport } from './types';
+
+/**
+ * Who may log in through the proxy, decided in one place: the handshake machine asks at every
+ * HandshakeResponse, whichever transport it came on, before anything of the login reaches the
+ * database.
+ */
+export interface LoginPolicy {
+  /** --require-secure-transport: plaintext logins are refused. */
+  requireSecureTransport: boolean;
+  /** --client-ca: a certificate signed by that CA is required, which implies TLS is required. */
+  requireClientCertificate: boolean;
+}
+
+/** What the TLS handshake established about the client's certificate (absent: no TLS). */
+export type ClientCertificate = { verified: true } | { verified: false; why: string };
+
+export type LoginDecision =
+  { allowed: true } | { allowed: false; reason: CloseReason; error: ProxyError; detail: string };
+
+export function decideLogin(
+  policy: LoginPolicy,
+  transport: Transport,
+  certificate: ClientCertificate | undefined,
+): LoginDecision {
+  if (transport === 'plain') {
+    if (policy.requireClientCertificate) {
+      const error = proxyErrors.insecureTransport('a client certificate over TLS is required (--client-ca)');
+      return { allowed: false, reason: 'insecure_transport', error, detail: 'plaintext login refused' };
+    }
+    if (policy.requireSecureTransport) {
+      const error = proxyErrors.insecureTransport();
+      return { allowed: false, reason: 'insecure_transport', error, detail: 'plaintext login refused' };
+    }
+    return { allowed: true };
+  }
+  if (policy.requireClientCertificate && !certificate?.verified) {
+    const why = certificate && !certificate.verified ? certificate.why : 'no certificate';
+    const error = proxyErrors.clientCertificateRequired(why);
+    return { allowed: false, reason: 'client_certificate', error, detail: error.message };
+  }
+  return { allowed: true };
+}
