@@ -434,7 +434,7 @@ export const SERVE_FLAGS = [
     name: 'log-level',
     type: 'string',
     default: 'info',
-    describe: 'JSON log level on stdout: fatal, error, warn, info, debug, trace or silent',
+    describe: 'Log level: fatal, error, warn, info, debug, trace or silent',
     commands: SERVE,
     group: OBS,
     path: 'log.level',

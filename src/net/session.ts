@@ -29,7 +29,7 @@ export interface SessionSettings {
   backendProxyProtocol: 'off' | 'v2';
   /** How long to wait for a load balancer's PROXY header before greeting anyway. */
   proxyProtocolWaitMs: number;
-  /** TLS towards the database (--backend-tls): 'on' encrypts, 'verify' also checks its certificate. */
+  /** TLS towards the database (--backend-tls): see backendTlsOptions in ./dialer. */
   backendTls: BackendTlsSettings;
   /** --log-connections: which close lines are written (default all). */
   logConnections?: ConnectionLogMode;
