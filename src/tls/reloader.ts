@@ -68,6 +68,8 @@ export class CertificateReloader {
   private expiryTimer: NodeJS.Timeout | undefined;
   private contentTimer: NodeJS.Timeout | undefined;
   private readonly content: ContentCheck;
+  /** Digest of the bytes being served, to tell unchanged files without parsing them. */
+  private servedDigest: string;
   private closed = false;
 
   constructor(
@@ -75,7 +77,8 @@ export class CertificateReloader {
     initial: LoadedCredentials,
   ) {
     this.served = initial;
-    this.content = new ContentCheck(servedDigest(initial));
+    this.servedDigest = servedDigest(initial);
+    this.content = new ContentCheck(this.servedDigest);
     deps.metrics.certificateServed(initial);
   }
 
@@ -148,37 +151,52 @@ export class CertificateReloader {
     this.contentTimer = undefined;
   }
 
+  /**
+   * Files with the very bytes being served are not even parsed (no secure context is built): only
+   * a debug line. Otherwise the set is loaded and validated, and swapped in when complete.
+   */
   private attempt(trigger: ReloadTrigger): ReloadOutcome {
-    const { logger, metrics } = this.deps;
     if (this.closed) return 'unchanged';
-    const previous = this.served;
-    let next: LoadedCredentials;
+    const digest = contentDigest(this.readFiles());
+    this.content.remember(digest); // the periodic check acts once on each content
+    if (digest === this.servedDigest) return this.unchanged(trigger);
+    const next = this.load(trigger);
+    if (!next) return 'error';
+    if (sameCredentials(this.served, next)) return this.unchanged(trigger);
+    this.swapIn(next, trigger);
+    return 'reloaded';
+  }
+
+  private unchanged(trigger: ReloadTrigger): ReloadOutcome {
+    this.deps.logger.debug(
+      { event: 'certificate_unchanged', trigger, serial: this.served.serialNumber },
+      'certificate files unchanged',
+    );
+    return 'unchanged';
+  }
+
+  /** The files as a validated set, or undefined (logged and counted) when they are not one. */
+  private load(trigger: ReloadTrigger): LoadedCredentials | undefined {
+    const { logger, metrics } = this.deps;
     try {
-      next = loadCredentials(this.deps.paths, this.deps.policy);
+      return loadCredentials(this.deps.paths, this.deps.policy);
     } catch (error) {
-      this.content.remember(contentDigest(this.readFiles())); // the check tries a broken set once
+      const serial = this.served.serialNumber;
       metrics.certificateReloads.inc({ result: 'error' });
       logger.error(
-        {
-          event: 'certificate_reload_failed',
-          trigger,
-          error: (error as Error).message,
-          serial: previous.serialNumber,
-        },
-        `certificate reload failed, still serving serial ${previous.serialNumber}: ${(error as Error).message}`,
+        { event: 'certificate_reload_failed', trigger, error: (error as Error).message, serial },
+        `certificate reload failed, still serving serial ${serial}: ${(error as Error).message}`,
       );
-      return 'error';
+      return undefined;
     }
-    this.content.remember(servedDigest(next));
-    if (sameCredentials(previous, next)) {
-      logger.debug(
-        { event: 'certificate_unchanged', trigger, serial: next.serialNumber },
-        'certificate files unchanged',
-      );
-      return 'unchanged';
-    }
+  }
+
+  private swapIn(next: LoadedCredentials, trigger: ReloadTrigger): void {
+    const { logger, metrics } = this.deps;
+    const previous = this.served;
     this.deps.apply(next);
     this.served = next;
+    this.servedDigest = servedDigest(next);
     metrics.certificateServed(next);
     metrics.certificateReloads.inc({ result: 'ok' });
     logger.info(
@@ -197,7 +215,6 @@ export class CertificateReloader {
     );
     this.reportExpiry(false);
     this.reportWarnings(next);
-    return 'reloaded';
   }
 
   private reportWarnings(credentials: LoadedCredentials): void {

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { X509Certificate } from 'node:crypto';
+import tls from 'node:tls';
 import { ProxyMetrics } from '../../../src/observability/metrics';
 import type { Logger } from '../../../src/observability/logger';
 import { loadCredentials, type LoadedCredentials, type TlsPolicy } from '../../../src/tls/credentials';
@@ -139,4 +140,22 @@ it('a SIGHUP reload counts as seen: the next tick does not reload the same files
   expect(applied).toHaveLength(1);
   expect(await reloader.checkContent()).toBe('unchanged');
   reloader.close();
+});
+
+it('a SIGHUP over the very bytes being served builds no secure context (files not even parsed)', async () => {
+  const { reloader, lines } = setup(0);
+  const build = jest.spyOn(tls, 'createSecureContext');
+  try {
+    fs.writeFileSync(files.cert, pem.serverCert); // new mtime, same bytes
+    expect(await reloader.reload('sighup')).toBe('unchanged');
+    expect(build).not.toHaveBeenCalled();
+    expect(lines).toEqual([{ level: 'debug', event: 'certificate_unchanged', trigger: 'sighup' }]);
+    fs.writeFileSync(files.key, renewed.serverKey);
+    fs.writeFileSync(files.cert, renewed.serverCert);
+    expect(await reloader.reload('sighup')).toBe('reloaded');
+    expect(build).toHaveBeenCalled();
+  } finally {
+    build.mockRestore();
+    reloader.close();
+  }
 });
