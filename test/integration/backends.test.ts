@@ -162,3 +162,35 @@ describe('--backend-tls verify-ca', () => {
     }
   });
 });
+
+describe('--backend unix:/path with --backend-proxy-protocol v2', () => {
+  let db: MariaDbServer;
+  beforeAll(async () => {
+    db = await startMariaDb({ skipNetworking: true, extraArgs: ['--proxy-protocol-networks=localhost'] });
+  });
+  afterAll(async () => {
+    await db?.destroy();
+  });
+
+  it('tells the database the real client address over the socket', async () => {
+    const proxy = await startProxy({
+      backendPort: db.port,
+      args: ['--backend', `unix:${db.socket}`, '--backend-proxy-protocol', 'v2'],
+    });
+    try {
+      const rows = await tlsQuery(
+        proxy,
+        'SELECT HOST AS host FROM information_schema.PROCESSLIST WHERE ID = CONNECTION_ID()',
+      );
+      // Over the socket without a header the database sees plain 'localhost'; with it, the
+      // client's address (reverse-resolved: 127.0.0.1 is localhost) and the client's port.
+      const [{ host }] = rows as Array<{ host: string }>;
+      expect(host).toMatch(/^(127\.0\.0\.1|localhost):\d+$/);
+      const closed = await proxy.waitForLog((l) => l.event === 'connection_closed');
+      expect(Number(host.split(':')[1])).toBe((closed.client as { port: number }).port);
+      expect((await fetch(`http://127.0.0.1:${proxy.statusPort}/readyz`)).status).toBe(200);
+    } finally {
+      await proxy.stop();
+    }
+  });
+});
