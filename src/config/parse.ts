@@ -8,6 +8,7 @@ import os from 'node:os';
 import { ConfigError } from '../core/errors';
 import { parseCidrList } from '../policy/cidr';
 import { LOG_LEVELS, TLS_VERSIONS, type LogLevel, type TlsVersion } from '../core/values';
+import { parseBackendAddress, type BackendAddress } from './backend-address';
 import { parseHostPort, type HostPort } from './host-port';
 
 /** A repeated flag arrives as an array: the last one wins. */
@@ -88,6 +89,11 @@ export function tlsVersion(value: unknown, fallback: TlsVersion, flag: string): 
 
 export function hostPort(value: unknown, fallback: string, flag: string): HostPort {
   return parseHostPort(str(value, fallback, flag), flag);
+}
+
+/** --backend: HOST:PORT or unix:/path. */
+export function backendAddress(value: unknown, fallback: string, flag: string): BackendAddress {
+  return parseBackendAddress(str(value, fallback, flag), flag);
 }
 
 /** HOST:PORT or 'off'. */

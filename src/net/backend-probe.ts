@@ -1,7 +1,5 @@
-import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import type { HostPort } from '../config/host-port';
-import { formatHostPort } from '../config/host-port';
+import { formatBackendAddress, type BackendAddress } from '../config/backend-address';
 import { abortedLoginResponse, authSwitchPlugin, dummyAuthData } from '../handshake/aborted-login';
 import { classifyServerAuthPacket } from '../protocol/auth-packets';
 import { isErrPacket, parseErrPacket } from '../protocol/err-packet';
@@ -10,6 +8,7 @@ import { encodePacket, parsePacketHeader, PACKET_HEADER_SIZE } from '../protocol
 import { encodeProxyV2Local } from '../protocol/proxy-protocol';
 import type { Logger } from '../observability/logger';
 import type { ProxyMetrics } from '../observability/metrics';
+import { dialBackend } from './dialer';
 
 export interface ProbeResult {
   ok: boolean;
@@ -19,7 +18,7 @@ export interface ProbeResult {
 }
 
 export interface ProbeTarget {
-  backend: HostPort;
+  backend: BackendAddress;
   localAddress?: string;
   timeoutMs: number;
   /**
@@ -51,12 +50,7 @@ export function probeBackend(target: ProbeTarget): Promise<ProbeResult> {
     let greeted = false;
     let rounds = 0;
     let plugin: string | undefined;
-    const socket = net.connect({
-      host: target.backend.host,
-      port: target.backend.port,
-      localAddress: target.localAddress,
-    });
-    socket.setNoDelay(true);
+    const socket = dialBackend(target.backend, { localAddress: target.localAddress });
     if (target.proxyProtocol === 'v2') socket.write(encodeProxyV2Local());
     const timer = setTimeout(
       () => finish(false, `no ${greeted ? 'login answer' : 'greeting'} within ${target.timeoutMs} ms`, true),
@@ -240,7 +234,7 @@ export class BackendProbe {
   private record(result: ProbeResult): void {
     this.last = result;
     const { logger, metrics } = this.deps;
-    const target = formatHostPort(this.options.backend);
+    const target = formatBackendAddress(this.options.backend);
     if (result.ok) {
       this.failures = 0;
       if (!this.reachableNow) {

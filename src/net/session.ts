@@ -9,16 +9,18 @@ import { CommandScanner } from '../protocol/command-scanner';
 import { encodeProxyError, proxyErrors, type ProxyError } from '../protocol/errors';
 import { encodePacket } from '../protocol/packet';
 import { encodeProxyV2, encodeProxyV2Local, type ProxyAddress } from '../protocol/proxy-protocol';
-import type { HostPort } from '../config/host-port';
+import type { BackendAddress } from '../config/backend-address';
+import { logsConnectionClose, type ConnectionLogMode } from '../observability/connection-log';
 import type { Logger } from '../observability/logger';
 import type { ProxyMetrics, TlsFailureReason, TransportLabel } from '../observability/metrics';
 import type { LogLimiter } from '../observability/log-limiter';
+import { backendTlsOptions, dialBackend, type BackendTlsSettings } from './dialer';
 import { endSocket } from './end-socket';
 import { ProxyHeaderGate } from './proxy-header-gate';
 import type { TlsTerminator } from './tls-terminator';
 
 export interface SessionSettings {
-  backend: HostPort;
+  backend: BackendAddress;
   backendLocalAddress?: string;
   handshakeTimeoutMs: number;
   backendConnectTimeoutMs: number;
@@ -27,8 +29,10 @@ export interface SessionSettings {
   backendProxyProtocol: 'off' | 'v2';
   /** How long to wait for a load balancer's PROXY header before greeting anyway. */
   proxyProtocolWaitMs: number;
-  /** TLS towards the database (--backend-tls): 'on' encrypts, 'verify' also checks its certificate. */
-  backendTls: { mode: 'off' | 'on' | 'verify'; ca?: Buffer; serverName?: string };
+  /** TLS towards the database (--backend-tls): see backendTlsOptions in ./dialer. */
+  backendTls: BackendTlsSettings;
+  /** --log-connections: which close lines are written (default all). */
+  logConnections?: ConnectionLogMode;
 }
 
 export interface SessionDeps {
@@ -197,13 +201,9 @@ export class Session {
     if (this.backend || this.reason) return;
     const { backend: target, backendLocalAddress, backendConnectTimeoutMs } = this.deps.settings;
     const dialStarted = performance.now();
-    const backend = net.connect({
-      host: target.host,
-      port: target.port,
+    const backend = dialBackend(target, {
       localAddress: backendLocalAddress,
-      noDelay: true,
-      keepAlive: true,
-      keepAliveInitialDelay: KEEPALIVE_MS,
+      keepAliveMs: KEEPALIVE_MS,
     });
     this.backend = backend;
     this.backendStream = backend;
@@ -385,17 +385,7 @@ export class Session {
     const raw = this.backend as net.Socket;
     const { backend: target, backendTls } = this.deps.settings;
     raw.off('data', this.onBackendData);
-    const name = backendTls.serverName ?? target.host;
-    const secure = tls.connect({
-      socket: raw,
-      host: target.host,
-      servername: net.isIP(name) ? undefined : name,
-      ca: backendTls.ca,
-      minVersion: 'TLSv1.2',
-      rejectUnauthorized: backendTls.mode === 'verify',
-      checkServerIdentity: (_host, cert) =>
-        backendTls.mode === 'verify' ? tls.checkServerIdentity(name, cert) : undefined,
-    });
+    const secure = tls.connect(backendTlsOptions(target, backendTls, raw));
     let up = false;
     secure.once('secureConnect', () => {
       up = true;
@@ -658,9 +648,11 @@ export class Session {
     metrics.connectionEnded(this.transport, this.startedAt);
     if (this.counted) metrics.connectionsActive.dec({ transport: this.transport });
     const rejection = rejectionFor(reason);
-    const suppressed = rejection || reason === 'tls_handshake_failed' ? this.deps.refusalLog.take() : 0;
+    const logged = logsConnectionClose(this.deps.settings.logConnections, reason);
+    const suppressed =
+      logged && (rejection || reason === 'tls_handshake_failed') ? this.deps.refusalLog.take() : 0;
     this.onFinished(this);
-    if (suppressed === undefined) return; // over the refusal log budget; metrics still counted it
+    if (!logged || suppressed === undefined) return; // over the refusal log budget; metrics still counted it
     const entry = {
       event: 'connection_closed',
       session: this.id,
