@@ -2,11 +2,12 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { HostPort } from '../config/host-port';
 import { formatHostPort } from '../config/host-port';
-import { abortedLoginResponse, authSwitchPlugin, dummyAuthData } from '../handshake/aborted-login';
-import { classifyServerAuthPacket } from '../protocol/auth-packets';
+import { PacketChannel } from '../handshake/channel';
+import { PlaceholderLogin, type PlaceholderStep } from '../handshake/placeholder-login';
+import { COM_QUIT_PACKET } from '../protocol/commands';
 import { isErrPacket, parseErrPacket } from '../protocol/err-packet';
 import { isGreeting, parseGreeting } from '../protocol/greeting';
-import { encodePacket, parsePacketHeader, PACKET_HEADER_SIZE } from '../protocol/packet';
+import { type Packet, PacketTooLargeError } from '../protocol/packet';
 import { encodeProxyV2Local } from '../protocol/proxy-protocol';
 import type { Logger } from '../observability/logger';
 import type { ProxyMetrics } from '../observability/metrics';
@@ -29,15 +30,12 @@ export interface ProbeTarget {
   proxyProtocol?: 'off' | 'v2';
 }
 
-/** Auth-switch / more-data rounds the probe answers before it gives up (as the session's release). */
-const MAX_AUTH_ROUNDS = 4;
 /** A greeting or an auth packet larger than this is not a MySQL server talking. */
 const MAX_PROBE_PACKET = 64 * 1024;
-const COM_QUIT = Buffer.from([0x01]);
 
 /**
  * One probe: connect, read the greeting, and finish the login cleanly with the same placeholder
- * user the session uses when a client gives up (see handshake/aborted-login.ts). A bare TCP
+ * user the session uses when a client gives up (see handshake/placeholder-login.ts). A bare TCP
  * connect-and-close would be a *handshake* error to MySQL/MariaDB, counted towards
  * max_connect_errors for the proxy's address: a probe every few seconds would get every client
  * blocked. A failed password is not counted. The database answering the login at all (ERR or OK)
@@ -47,10 +45,9 @@ export function probeBackend(target: ProbeTarget): Promise<ProbeResult> {
   const started = performance.now();
   return new Promise((resolve) => {
     let settled = false;
-    let buffer: Buffer = Buffer.alloc(0);
-    let greeted = false;
-    let rounds = 0;
-    let plugin: string | undefined;
+    // The probe's database leg: framing, sequence ids and the size cap, as the session's.
+    const leg = new PacketChannel('backend', MAX_PROBE_PACKET);
+    let responder: PlaceholderLogin | undefined;
     const socket = net.connect({
       host: target.backend.host,
       port: target.backend.port,
@@ -59,7 +56,8 @@ export function probeBackend(target: ProbeTarget): Promise<ProbeResult> {
     socket.setNoDelay(true);
     if (target.proxyProtocol === 'v2') socket.write(encodeProxyV2Local());
     const timer = setTimeout(
-      () => finish(false, `no ${greeted ? 'login answer' : 'greeting'} within ${target.timeoutMs} ms`, true),
+      () =>
+        finish(false, `no ${responder ? 'login answer' : 'greeting'} within ${target.timeoutMs} ms`, true),
       target.timeoutMs,
     );
     timer.unref();
@@ -76,63 +74,52 @@ export function probeBackend(target: ProbeTarget): Promise<ProbeResult> {
       resolve({ ok, detail, durationMs: performance.now() - started });
     };
 
-    const onPacket = (sequenceId: number, payload: Buffer): void => {
-      if (!greeted) {
-        if (isErrPacket(payload)) {
-          const err = safeErr(payload);
-          finish(false, `the database refused the connection: ERR ${err}`);
+    const onGreeting = (packet: Packet): void => {
+      if (isErrPacket(packet.payload)) {
+        finish(false, `the database refused the connection: ERR ${safeErr(packet.payload)}`);
+        return;
+      }
+      if (!isGreeting(packet.payload)) {
+        finish(false, 'the database did not send a MySQL greeting', true);
+        return;
+      }
+      const start = PlaceholderLogin.start(parseGreeting(packet.payload));
+      responder = start.responder;
+      socket.write(leg.frame(start.login));
+    };
+
+    const onStep = (step: PlaceholderStep): void => {
+      switch (step.action) {
+        case 'answer':
+          socket.write(leg.frame(step.payload));
           return;
-        }
-        if (!isGreeting(payload)) {
-          finish(false, 'the database did not send a MySQL greeting', true);
-          return;
-        }
-        greeted = true;
-        const greeting = parseGreeting(payload);
-        plugin = greeting.authPluginName === 'caching_sha2_password' ? greeting.authPluginName : undefined;
-        socket.write(encodePacket(abortedLoginResponse(greeting), (sequenceId + 1) & 0xff));
-        return;
+        case 'refused':
+          return finish(true, `login answered with ERR ${safeErr(step.payload)}`);
+        case 'quit':
+          // Someone created the placeholder user without a password: log out politely.
+          socket.write(COM_QUIT_PACKET);
+          return finish(true, 'login answered with OK');
+        case 'gave_up':
+          return finish(true, `the database answered the login (${step.rounds} auth rounds)`);
       }
-      const kind = classifyServerAuthPacket(payload);
-      if (kind === 'err') {
-        finish(true, `login answered with ERR ${safeErr(payload)}`);
-        return;
-      }
-      if (kind === 'ok') {
-        // Someone created the placeholder user without a password: log out politely.
-        socket.write(encodePacket(COM_QUIT, 0));
-        finish(true, 'login answered with OK');
-        return;
-      }
-      if (++rounds > MAX_AUTH_ROUNDS) {
-        finish(true, `the database answered the login (${rounds - 1} auth rounds)`);
-        return;
-      }
-      if (kind === 'auth-switch') plugin = authSwitchPlugin(payload);
-      socket.write(encodePacket(dummyAuthData(plugin), (sequenceId + 1) & 0xff));
     };
 
     const onData = (chunk: Buffer): void => {
-      buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
+      leg.push(chunk);
       try {
-        for (;;) {
-          const header = parsePacketHeader(buffer);
-          if (!header) return;
-          if (header.length > MAX_PROBE_PACKET) {
-            finish(false, 'the database sent an oversized packet during the handshake', true);
-            return;
-          }
-          const end = PACKET_HEADER_SIZE + header.length;
-          if (buffer.length < end) return;
-          const payload = buffer.subarray(PACKET_HEADER_SIZE, end);
-          buffer = buffer.subarray(end);
-          onPacket(header.sequenceId, payload);
-          if (settled) return;
+        for (let packet = next(); packet && !settled; packet = next()) {
+          if (responder) onStep(responder.onServerPacket(packet.payload));
+          else onGreeting(packet);
         }
       } catch (error) {
-        finish(false, `malformed handshake from the database: ${(error as Error).message}`, true);
+        if (error instanceof PacketTooLargeError) {
+          finish(false, 'the database sent an oversized packet during the handshake', true);
+        } else {
+          finish(false, `malformed handshake from the database: ${(error as Error).message}`, true);
+        }
       }
     };
+    const next = (): Packet | undefined => (responder ? leg.read() : leg.readFirst());
 
     socket.on('data', onData);
     socket.on('error', (error: NodeJS.ErrnoException) => finish(false, error.code ?? error.message, true));

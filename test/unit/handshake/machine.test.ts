@@ -1,5 +1,5 @@
 import crypto from 'crypto';
-import { ABORTED_LOGIN_USER } from '../../../src/handshake/aborted-login';
+import { ABORTED_LOGIN_USER } from '../../../src/handshake/placeholder-login';
 import {
   DEFAULT_HANDSHAKE_OPTIONS,
   HandshakeMachine,
