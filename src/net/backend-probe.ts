@@ -42,89 +42,101 @@ const MAX_PROBE_PACKET = 64 * 1024;
  * means it is up; a refusal instead of a greeting (host blocked, too many connections) does not.
  */
 export function probeBackend(target: ProbeTarget): Promise<ProbeResult> {
-  const started = performance.now();
-  return new Promise((resolve) => {
-    let settled = false;
-    // The probe's database leg: framing, sequence ids and the size cap, as the session's.
-    const leg = new PacketChannel('backend', MAX_PROBE_PACKET);
-    let responder: PlaceholderLogin | undefined;
-    const socket = net.connect({
-      host: target.backend.host,
-      port: target.backend.port,
-      localAddress: target.localAddress,
-    });
-    socket.setNoDelay(true);
-    if (target.proxyProtocol === 'v2') socket.write(encodeProxyV2Local());
-    const timer = setTimeout(
-      () =>
-        finish(false, `no ${responder ? 'login answer' : 'greeting'} within ${target.timeoutMs} ms`, true),
-      target.timeoutMs,
+  return new Promise((resolve) => new ProbeConnection(target, resolve).start());
+}
+
+/** One probe's connection: the socket events in, the placeholder login's exchange out. */
+class ProbeConnection {
+  private readonly started = performance.now();
+  private settled = false;
+  /** The probe's database leg: framing, sequence ids and the size cap, as the session's. */
+  private readonly leg = new PacketChannel('backend', MAX_PROBE_PACKET);
+  private responder?: PlaceholderLogin;
+  private socket!: net.Socket;
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly target: ProbeTarget,
+    private readonly resolve: (result: ProbeResult) => void,
+  ) {}
+
+  start(): void {
+    const { backend, localAddress, timeoutMs, proxyProtocol } = this.target;
+    this.socket = net.connect({ host: backend.host, port: backend.port, localAddress });
+    this.socket.setNoDelay(true);
+    if (proxyProtocol === 'v2') this.socket.write(encodeProxyV2Local());
+    this.timer = setTimeout(() => {
+      this.finish(false, `no ${this.responder ? 'login answer' : 'greeting'} within ${timeoutMs} ms`, true);
+    }, timeoutMs);
+    this.timer.unref();
+    this.socket.on('data', this.onData);
+    this.socket.on('error', (error: NodeJS.ErrnoException) =>
+      this.finish(false, error.code ?? error.message, true),
     );
-    timer.unref();
+    this.socket.on('close', () => this.finish(false, 'the database closed the connection during the probe'));
+  }
 
-    const finish = (ok: boolean, detail: string, destroy = false): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.off('data', onData);
-      // Ending (not destroying) after a complete exchange lets the database see an orderly close.
-      if (destroy) socket.destroy();
-      else socket.end();
-      socket.resume(); // drain anything else until the database closes its side
-      resolve({ ok, detail, durationMs: performance.now() - started });
-    };
+  private readonly onData = (chunk: Buffer): void => {
+    this.leg.push(chunk);
+    try {
+      for (let packet = this.next(); packet && !this.settled; packet = this.next()) {
+        if (this.responder) this.onStep(this.responder.onServerPacket(packet.payload));
+        else this.onGreeting(packet);
+      }
+    } catch (error) {
+      if (error instanceof PacketTooLargeError) {
+        this.finish(false, 'the database sent an oversized packet during the handshake', true);
+      } else {
+        this.finish(false, `malformed handshake from the database: ${(error as Error).message}`, true);
+      }
+    }
+  };
 
-    const onGreeting = (packet: Packet): void => {
-      if (isErrPacket(packet.payload)) {
-        finish(false, `the database refused the connection: ERR ${safeErr(packet.payload)}`);
+  private next(): Packet | undefined {
+    return this.responder ? this.leg.read() : this.leg.readFirst();
+  }
+
+  private onGreeting(packet: Packet): void {
+    if (isErrPacket(packet.payload)) {
+      this.finish(false, `the database refused the connection: ERR ${safeErr(packet.payload)}`);
+      return;
+    }
+    if (!isGreeting(packet.payload)) {
+      this.finish(false, 'the database did not send a MySQL greeting', true);
+      return;
+    }
+    const { login, responder } = PlaceholderLogin.start(parseGreeting(packet.payload));
+    this.responder = responder;
+    this.socket.write(this.leg.frame(login));
+  }
+
+  private onStep(step: PlaceholderStep): void {
+    switch (step.action) {
+      case 'answer':
+        this.socket.write(this.leg.frame(step.payload));
         return;
-      }
-      if (!isGreeting(packet.payload)) {
-        finish(false, 'the database did not send a MySQL greeting', true);
-        return;
-      }
-      const start = PlaceholderLogin.start(parseGreeting(packet.payload));
-      responder = start.responder;
-      socket.write(leg.frame(start.login));
-    };
+      case 'refused':
+        return this.finish(true, `login answered with ERR ${safeErr(step.payload)}`);
+      case 'quit':
+        // Someone created the placeholder user without a password: log out politely.
+        this.socket.write(COM_QUIT_PACKET);
+        return this.finish(true, 'login answered with OK');
+      case 'gave_up':
+        return this.finish(true, `the database answered the login (${step.rounds} auth rounds)`);
+    }
+  }
 
-    const onStep = (step: PlaceholderStep): void => {
-      switch (step.action) {
-        case 'answer':
-          socket.write(leg.frame(step.payload));
-          return;
-        case 'refused':
-          return finish(true, `login answered with ERR ${safeErr(step.payload)}`);
-        case 'quit':
-          // Someone created the placeholder user without a password: log out politely.
-          socket.write(COM_QUIT_PACKET);
-          return finish(true, 'login answered with OK');
-        case 'gave_up':
-          return finish(true, `the database answered the login (${step.rounds} auth rounds)`);
-      }
-    };
-
-    const onData = (chunk: Buffer): void => {
-      leg.push(chunk);
-      try {
-        for (let packet = next(); packet && !settled; packet = next()) {
-          if (responder) onStep(responder.onServerPacket(packet.payload));
-          else onGreeting(packet);
-        }
-      } catch (error) {
-        if (error instanceof PacketTooLargeError) {
-          finish(false, 'the database sent an oversized packet during the handshake', true);
-        } else {
-          finish(false, `malformed handshake from the database: ${(error as Error).message}`, true);
-        }
-      }
-    };
-    const next = (): Packet | undefined => (responder ? leg.read() : leg.readFirst());
-
-    socket.on('data', onData);
-    socket.on('error', (error: NodeJS.ErrnoException) => finish(false, error.code ?? error.message, true));
-    socket.on('close', () => finish(false, 'the database closed the connection during the probe'));
-  });
+  private finish(ok: boolean, detail: string, destroy = false): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.socket.off('data', this.onData);
+    // Ending (not destroying) after a complete exchange lets the database see an orderly close.
+    if (destroy) this.socket.destroy();
+    else this.socket.end();
+    this.socket.resume(); // drain anything else until the database closes its side
+    this.resolve({ ok, detail, durationMs: performance.now() - this.started });
+  }
 }
 
 function safeErr(payload: Buffer): string {
