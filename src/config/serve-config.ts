@@ -45,7 +45,8 @@ export interface ServeConfig {
   access: {
     allow: string[];
     allowFile?: string;
-    requireSecureTransport: boolean;
+    /** true: refuse plaintext logins; 'warn': relay, log and count them. */
+    requireSecureTransport: boolean | 'warn';
     proxyProtocolFrom: string[];
     proxyProtocolWaitMs: number;
   };

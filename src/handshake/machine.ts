@@ -584,15 +584,16 @@ export class HandshakeMachine {
 
   private onHandshakeResponse(out: HandshakeAction[], packet: Packet): void {
     const response = parseHandshakeResponse(packet.payload);
+    const decision = decideLogin(this.options, this.transport, this.certificate);
     out.push({
       type: 'login',
       transport: this.transport,
       user: response.username.toString('utf8'),
       database: response.database?.toString('utf8'),
       authPlugin: response.authPluginName,
+      warning: decision.allowed ? decision.warning : undefined,
     });
     // The one place the login policy is enforced, for plaintext and TLS logins alike.
-    const decision = decideLogin(this.options, this.transport, this.certificate);
     if (!decision.allowed) {
       this.endClient(out, decision.reason, decision.detail, decision.error);
       return;
