@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from './logger';
 import type { ClientReport } from './client-audit';
 import { LIVE_PAGE_CSP, LIVE_PAGE_CSS, LIVE_PAGE_HTML, LIVE_PAGE_JS } from './live-page';
+import { LIVE_AUDIT_CSS, LIVE_AUDIT_JS } from './live-audit-page';
 import type { Registry } from 'prom-client';
 import type { ProxyMetrics } from './metrics';
 import type { Readiness } from './readiness';
@@ -97,6 +98,12 @@ async function handle(
       return;
     case '/live.js':
       sendAsset(res, 'text/javascript; charset=utf-8', LIVE_PAGE_JS);
+      return;
+    case '/live-audit.css':
+      sendAsset(res, 'text/css; charset=utf-8', LIVE_AUDIT_CSS);
+      return;
+    case '/live-audit.js':
+      sendAsset(res, 'text/javascript; charset=utf-8', LIVE_AUDIT_JS);
       return;
     default:
       res
