@@ -79,6 +79,13 @@ interface Bucket {
   counters: Map<string, Counter>;
   totals: Map<string, number>;
   evicted: boolean;
+  /**
+   * Counters that held the smallest count at the last scan, to evict without scanning each time:
+   * counts only grow and a newcomer starts above that smallest count, so an entry still at it is
+   * still a smallest one (amortised O(1) per login under a scan instead of O(capacity)).
+   */
+  smallest: Array<[string, Counter]>;
+  smallestCount: number;
 }
 
 function cap(text: string, max: number): string {
@@ -116,6 +123,8 @@ export class ClientAudit {
       counters: new Map(),
       totals: new Map(),
       evicted: false,
+      smallest: [],
+      smallestCount: 0,
     }));
   }
 
@@ -136,7 +145,7 @@ export class ClientAudit {
       bucket.counters.set(key, { login: kept, count: 1, error: 0, lastSeen: now });
       return;
     }
-    const [smallestKey, smallest] = smallestCounter(bucket.counters);
+    const [smallestKey, smallest] = takeSmallest(bucket);
     bucket.counters.delete(smallestKey);
     bucket.evicted = true;
     bucket.counters.set(key, {
@@ -196,17 +205,25 @@ export class ClientAudit {
       bucket.counters.clear();
       bucket.totals.clear();
       bucket.evicted = false;
+      bucket.smallest = [];
     }
     return bucket;
   }
 }
 
-function smallestCounter(counters: Map<string, Counter>): [string, Counter] {
-  let found: [string, Counter] | undefined;
-  for (const entry of counters) {
-    if (!found || entry[1].count < found[1].count) found = entry;
+/** A counter with the smallest count of a full bucket (Space-Saving's victim). */
+function takeSmallest(bucket: Bucket): [string, Counter] {
+  for (;;) {
+    const entry = bucket.smallest.pop();
+    if (!entry) break;
+    const [key, counter] = entry;
+    if (counter.count === bucket.smallestCount && bucket.counters.get(key) === counter) return entry;
   }
-  return found as [string, Counter];
+  let least = Infinity;
+  for (const counter of bucket.counters.values()) least = Math.min(least, counter.count);
+  bucket.smallestCount = least;
+  bucket.smallest = [...bucket.counters].filter(([, counter]) => counter.count === least);
+  return bucket.smallest.pop() as [string, Counter];
 }
 
 function addCounter(rows: Map<string, ClientRow>, key: string, counter: Counter): void {

@@ -26,14 +26,14 @@ export const LIVE_AUDIT_CSS = `.chart { width: 100%; height: auto; display: bloc
 `;
 
 /** The card markup, inserted into the live page's .cards section. */
-export const LIVE_AUDIT_CARDS = `<article class="card"><h2>Handshakes / s by TLS version <span class="muted small">last 2 min</span></h2><svg id="version-chart" class="chart" viewBox="0 0 600 180" role="img" aria-label="handshakes per second by TLS version"></svg><ul id="version-legend" class="legend"></ul></article>
+export const LIVE_AUDIT_CARDS = `<article class="card"><h2>Handshakes / s by TLS version <span class="muted small">last 2 min</span></h2><svg id="version-chart" class="chart" viewBox="0 0 360 150" role="img" aria-label="handshakes per second by TLS version"></svg><ul id="version-legend" class="legend"></ul></article>
     <article class="card"><h2>Top clients <span id="clients-window" class="muted small"></span></h2><table id="clients"><thead><tr><th>user · client address</th><th>transport</th><th class="num">logins</th></tr></thead><tbody></tbody></table><p class="muted small">From <a href="clients">/clients</a>: bounded top-k, see docs/tls-adoption-audit.md</p></article>`;
 
 export const LIVE_AUDIT_JS = String.raw`(function (root) {
   'use strict';
   var HISTORY_S = 120;
   var SVG = 'http://www.w3.org/2000/svg';
-  var H = 180, LEFT = 44, RIGHT = 592, TOP = 10, BOTTOM = 158;
+  var H = 150, LEFT = 34, RIGHT = 354, TOP = 8, BOTTOM = 128;
   var PLAIN = 'plaintext';
   var history = [];
 
@@ -100,8 +100,9 @@ export const LIVE_AUDIT_JS = String.raw`(function (root) {
       var points = series[name];
       var cls = name === PLAIN ? 's-plain' : 's-' + (tlsIndex++ % 4);
       var last = points.length ? points[points.length - 1].r : NaN;
+      var peak = points.reduce(function (m, p) { return p.r > m ? p.r : m; }, 0);
       var coords = points.map(function (p) { return x(p.t).toFixed(1) + ',' + y(p.r).toFixed(1); });
-      var line = svgEl('polyline', { class: 'series ' + cls, points: coords.join(' '), 'data-series': name, 'data-points': points.length, 'data-last': last });
+      var line = svgEl('polyline', { class: 'series ' + cls, points: coords.join(' '), 'data-series': name, 'data-points': points.length, 'data-last': last, 'data-max': peak });
       line.appendChild(svgEl('title', {}, name));
       svg.appendChild(line);
       var item = document.createElement('li');

@@ -114,6 +114,30 @@ describe('ClientAudit', () => {
     }
   });
 
+  it('keeps Space-Saving bounds on a skewed random stream: min <= true <= count, counts sum to the logins', () => {
+    let seed = 42;
+    const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+    const audit = new ClientAudit({ bucketMs: MINUTE, buckets: 1, capacity: 20 });
+    const truth = new Map<string, number>();
+    for (let i = 0; i < 20_000; i++) {
+      const n = Math.floor(1 / (random() + 0.002)); // few very frequent keys, a long tail
+      const login: ClientLogin = { user: `u${n}`, address: '10.0.0.1', transport: 'plain' };
+      audit.record(login, T0);
+      truth.set(login.user, (truth.get(login.user) ?? 0) + 1);
+    }
+    const report = audit.report(T0, 20);
+    expect(report.exact).toBe(false);
+    expect(report.clients.reduce((sum, r) => sum + r.logins, 0)).toBe(20_000);
+    for (const row of report.clients) {
+      expect(row.logins_min).toBeLessThanOrEqual(truth.get(row.user)!);
+      expect(row.logins).toBeGreaterThanOrEqual(truth.get(row.user)!);
+    }
+    // Every key above logins / capacity is kept.
+    for (const [key, count] of truth) {
+      if (count > 20_000 / 20) expect(report.clients.map((r) => r.user)).toContain(key);
+    }
+  });
+
   it('caps key fields, so a megabyte user name cannot grow an entry', () => {
     const audit = new ClientAudit({ bucketMs: MINUTE, buckets: 1, capacity: 2 });
     audit.record({ user: 'x'.repeat(1 << 20), address: 'y'.repeat(1000), transport: 'plain' }, T0);
