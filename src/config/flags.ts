@@ -22,6 +22,8 @@ export interface FlagSpec {
   readonly group?: string;
   readonly alias?: string;
   readonly choices?: readonly string[];
+  /** A string flag typed without a value (--require-secure-transport) means this. */
+  readonly bareValue?: string;
   /** Shown in --help instead of the default itself. */
   readonly defaultDescription?: string;
   /** Another text in some subcommand's --help. */
@@ -261,6 +263,7 @@ export const SERVE_FLAGS = [
     type: 'string',
     default: false,
     defaultDescription: 'off',
+    bareValue: 'on',
     describe:
       'Plaintext logins: on (bare flag) refuses them with ERR 3159; warn relays them but logs user and client address and counts them (connections_would_be_rejected_total); off',
     commands: SERVE,
