@@ -5,7 +5,10 @@ import { REJECTION_REASONS, type RejectionReason } from '../handshake/close-reas
 import { TLS_VERSIONS } from '../core/values';
 import { ClientAudit } from './client-audit';
 
-/** Metric names and labels are part of the interface (README); every label value comes from a closed set. */
+/**
+ * Metric names and labels are fixed public names (docs/metrics.md): renaming one breaks users' dashboards
+ * and alerts. Every label value comes from a closed set.
+ */
 export const METRIC_PREFIX = 'mysql_tls_proxy_';
 
 export const TLS_FAILURE_REASONS = [
@@ -80,7 +83,7 @@ export class ProxyMetrics {
     registers: [this.registry],
   });
 
-  /** Added to the interface's table: how many of tls_handshakes_total resumed a session (ticket). */
+  /** How many of tls_handshakes_total resumed a session (ticket). */
   readonly tlsSessionsResumed = new Counter({
     name: `${METRIC_PREFIX}tls_sessions_resumed_total`,
     help: 'Client TLS handshakes that resumed an earlier session (ticket or PSK) instead of a full handshake, by protocol version.',
@@ -174,7 +177,7 @@ export class ProxyMetrics {
     registers: [this.registry],
   });
 
-  /** Added to the interface's table: identity of the served certificate, value 1, one series. */
+  /** Identity of the served certificate, value 1, one series. */
   readonly certificateInfo = new Gauge({
     name: `${METRIC_PREFIX}certificate_info`,
     help: 'The server certificate being served (value 1): serial (hex), issuer and subject (RFC 2253-like, comma separated) and notAfter (ISO 8601). A reload replaces the series.',
@@ -183,7 +186,7 @@ export class ProxyMetrics {
     aggregator: 'max', // --workers: one series per certificate served by any worker, value 1
   });
 
-  /** Added to the interface's table: when the served certificate was put into service. */
+  /** When the served certificate was put into service. */
   readonly certificateLastReload = new Gauge({
     name: `${METRIC_PREFIX}certificate_last_reload_timestamp_seconds`,
     help: 'When the served certificate was last loaded, as a Unix timestamp: at startup, then on every reload that changed it (certificate_reloads_total{result="ok"}).',
@@ -191,7 +194,7 @@ export class ProxyMetrics {
     aggregator: 'min', // --workers: the worker that loaded it longest ago (one that missed a reload shows)
   });
 
-  /** Added to the interface's table: how long client connections last. */
+  /** How long client connections last. */
   readonly connectionDuration = new Histogram({
     name: `${METRIC_PREFIX}connection_duration_seconds`,
     help: 'Client connection lifetimes, from accept to both sides closed, observed when the connection ends, by transport ("pending": ended before choosing TLS or plaintext, e.g. refused).',
@@ -201,7 +204,7 @@ export class ProxyMetrics {
     registers: [this.registry],
   });
 
-  /** Added to the interface's table: what is running, value 1. */
+  /** What is running, value 1. */
   readonly buildInfo = new Gauge({
     name: `${METRIC_PREFIX}build_info`,
     help: 'Version of mysql-tls-proxy, of Node.js and of the OpenSSL it uses (value 1).',
@@ -210,7 +213,7 @@ export class ProxyMetrics {
     aggregator: 'max', // --workers: 1, not the number of processes
   });
 
-  /** Added to the interface's table: the backend probe's verdict, the same one /readyz uses. */
+  /** The backend probe's verdict, the same one /readyz uses. */
   readonly backendUp = new Gauge({
     name: `${METRIC_PREFIX}backend_up`,
     help: "Whether the database answers the proxy's probes (a clean login attempt every few seconds): 0 after several consecutive failures, 1 again after one success.",
