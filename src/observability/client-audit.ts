@@ -172,15 +172,11 @@ export class ClientAudit {
       for (const [key, counter] of bucket.counters) addCounter(rows, key, counter);
     }
     const logins = Object.values(byTransport).reduce((a, b) => a + b, 0);
-    return this.finish(
-      [...rows.values()],
-      { logins, byTransport, exact: live.every((b) => !b.evicted) },
-      limit,
-    );
+    return this.finish(rows, { logins, byTransport, exact: live.every((b) => !b.evicted) }, limit);
   }
 
   private finish(
-    rows: ClientRow[],
+    rows: Map<string, ClientRow>,
     totals: { logins: number; byTransport: Record<string, number>; exact: boolean },
     limit: number,
   ): ClientReport {
@@ -192,7 +188,7 @@ export class ClientAudit {
       exact: totals.exact,
       logins: totals.logins,
       by_transport: totals.byTransport,
-      distinct: rows.length,
+      distinct: rows.size,
       clients: topRows(rows, limit),
     };
   }
@@ -248,15 +244,16 @@ function addCounter(rows: Map<string, ClientRow>, key: string, counter: Counter)
 }
 
 /** Most logins first; ties: most recent first, then by key, so the order is stable. */
-function topRows(rows: ClientRow[], limit: number): ClientRow[] {
-  return rows
+function topRows(rows: Map<string, ClientRow>, limit: number): ClientRow[] {
+  return [...rows]
     .sort(
-      (a, b) =>
+      ([keyA, a], [keyB, b]) =>
         b.logins - a.logins ||
         (a.last_seen < b.last_seen ? 1 : a.last_seen > b.last_seen ? -1 : 0) ||
-        (rowKey(a) < rowKey(b) ? -1 : 1),
+        (keyA < keyB ? -1 : 1),
     )
-    .slice(0, Math.max(0, limit));
+    .slice(0, Math.max(0, limit))
+    .map(([, row]) => row);
 }
 
 function rowKey(row: ClientRow): string {
@@ -285,13 +282,12 @@ export function mergeClientReports(reports: ClientReport[], limit = 50): ClientR
       }
     }
   }
-  const merged = [...rows.values()];
   return {
     ...reports[0],
     exact: reports.every((r) => r.exact && r.distinct <= r.clients.length),
     logins: reports.reduce((sum, r) => sum + r.logins, 0),
     by_transport: byTransport,
-    distinct: merged.length,
-    clients: topRows(merged, limit),
+    distinct: rows.size,
+    clients: topRows(rows, limit),
   };
 }
