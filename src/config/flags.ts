@@ -23,6 +23,8 @@ export interface FlagSpec {
   readonly group?: string;
   readonly alias?: string;
   readonly choices?: readonly string[];
+  /** A string flag typed without a value (--require-secure-transport) means this. */
+  readonly bareValue?: string;
   /** Shown in --help instead of the default itself. */
   readonly defaultDescription?: string;
   /** Another text in some subcommand's --help. */
@@ -280,13 +282,17 @@ export const SERVE_FLAGS = [
   },
   {
     name: 'require-secure-transport',
-    type: 'boolean',
+    // A string, so that 'warn' can be typed; the bare flag (and true/1) still means on.
+    type: 'string',
     default: false,
-    describe: 'Refuse plaintext logins with ERR 3159',
+    defaultDescription: 'off',
+    bareValue: 'on',
+    describe:
+      'Plaintext logins: on (bare flag) refuses them with ERR 3159; warn relays them but logs user and client address and counts them (connections_would_be_rejected_total); off',
     commands: SERVE,
     group: ACCESS,
     path: 'access.requireSecureTransport',
-    parse: (v, f) => P.bool(v, false, f),
+    parse: (v, f) => P.boolOrWord(v, false, f, 'warn'),
   },
   {
     name: 'allow-file',

@@ -40,6 +40,25 @@ export function bool(value: unknown, fallback: boolean, flag: string): boolean {
   throw new ConfigError(`${flag} must be true or false, got '${String(value)}'`);
 }
 
+/**
+ * A boolean that also takes one word (--require-secure-transport=warn). As a string flag its bare
+ * form arrives as '', which means on, like the boolean it was.
+ */
+export function boolOrWord<W extends string>(
+  value: unknown,
+  fallback: boolean,
+  flag: string,
+  word: W,
+): boolean | W {
+  value = last(value);
+  if (value === word) return word;
+  if (value === '' || value === 'on') return true;
+  if (value === 'off') return false;
+  if (typeof value === 'boolean' || value === undefined || value === null) return bool(value, fallback, flag);
+  if (['true', 'false', '1', '0'].includes(String(value))) return bool(String(value), fallback, flag);
+  throw new ConfigError(`${flag} must be on, off or ${word}, got '${String(value)}'`);
+}
+
 export function num(value: unknown, fallback: number | undefined, flag: string): number | undefined {
   value = last(value);
   if (value === undefined || value === null) return fallback;

@@ -59,7 +59,8 @@ export interface ServeConfig {
     allowFile?: string;
     /** Seconds between content checks of --allow-file (0: none). */
     allowFileReloadIntervalS: number;
-    requireSecureTransport: boolean;
+    /** true: refuse plaintext logins; 'warn': relay, log and count them. */
+    requireSecureTransport: boolean | 'warn';
     proxyProtocolFrom: string[];
     proxyProtocolWaitMs: number;
   };

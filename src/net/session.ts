@@ -15,6 +15,7 @@ import type { Logger } from '../observability/logger';
 import type { ProxyMetrics, TlsFailureReason, TransportLabel } from '../observability/metrics';
 import type { LogLimiter } from '../observability/log-limiter';
 import { backendTlsOptions, dialBackend, type BackendTlsSettings } from './dialer';
+import { recordLogin } from '../observability/login-audit';
 import { endSocket } from './end-socket';
 import { ProxyHeaderGate } from './proxy-header-gate';
 import type { TlsTerminator } from './tls-terminator';
@@ -477,6 +478,13 @@ export class Session {
           this.log.user = action.user;
           this.log.database = action.database;
           if (action.transport === 'plain') this.setTransport('plain');
+          recordLogin(this.deps, {
+            ...action,
+            session: this.id,
+            address: this.clientAddress,
+            port: this.clientPort,
+            tlsVersion: this.log.tlsVersion,
+          });
           break;
         case 'established':
           if (this.established) this.resumeRelay(action.toBackend, action.toClient, action.changeUser);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { REJECTION_REASONS, type RejectionReason } from '../handshake/close-reason';
 import { TLS_VERSIONS } from '../core/values';
+import { ClientAudit } from './client-audit';
 
 /**
  * Metric names and labels are fixed public names (docs/metrics.md): renaming one breaks users' dashboards
@@ -17,6 +18,8 @@ export const TLS_FAILURE_REASONS = [
   'client_closed',
   'other',
 ] as const;
+/** What --require-secure-transport=warn lets through (src/handshake/login-policy.ts LoginWarning). */
+export const WOULD_BE_REJECTED_REASONS = ['insecure_transport'] as const;
 export type TlsFailureReason = (typeof TLS_FAILURE_REASONS)[number];
 export const TRANSPORTS = ['tls', 'plain', 'pending'] as const;
 export type TransportLabel = (typeof TRANSPORTS)[number];
@@ -127,6 +130,17 @@ export class ProxyMetrics {
     registers: [this.registry],
   });
 
+  /** Added to the interface's table: the audit count of --require-secure-transport=warn. */
+  readonly connectionsWouldBeRejected = new Counter({
+    name: `${METRIC_PREFIX}connections_would_be_rejected_total`,
+    help: 'Logins relayed under --require-secure-transport=warn that "on" would have refused, by reason (docs/tls-adoption-audit.md).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  /** Who logs in how (user, client address, transport, TLS version): /clients, never a metric label. */
+  readonly clients = new ClientAudit();
+
   readonly auth = new Counter({
     name: `${METRIC_PREFIX}auth_total`,
     help: 'Logins as answered by the database (OK or ERR at the end of the connection phase).',
@@ -220,6 +234,7 @@ export class ProxyMetrics {
     // Zero-initialise the closed label sets so dashboards and rate() see every series from the start.
     for (const reason of REJECTION_REASONS) this.connectionsRejected.inc({ reason }, 0);
     for (const reason of TLS_FAILURE_REASONS) this.tlsHandshakeFailures.inc({ reason }, 0);
+    for (const reason of WOULD_BE_REJECTED_REASONS) this.connectionsWouldBeRejected.inc({ reason }, 0);
     for (const version of TLS_VERSIONS) this.tlsSessionsResumed.inc({ version }, 0);
     for (const transport of TRANSPORTS) this.connectionsActive.set({ transport }, 0);
     for (const transport of ['tls', 'plain'] as const) this.connections.inc({ transport }, 0);

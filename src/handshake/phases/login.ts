@@ -75,14 +75,15 @@ export class LoginPhase implements Phase {
   /** The HandshakeResponse: announced (user name, never auth data), decided, relayed. */
   take(payload: Buffer): void {
     const response = parseHandshakeResponse(payload);
+    const decision = decideLogin(this.ctx.options, this.leg.transport, this.leg.certificate);
     this.ctx.emit({
       type: 'login',
       transport: this.leg.transport,
       user: response.username.toString('utf8'),
       database: response.database?.toString('utf8'),
       authPlugin: response.authPluginName,
+      warning: decision.allowed ? decision.warning : undefined,
     });
-    const decision = decideLogin(this.ctx.options, this.leg.transport, this.leg.certificate);
     if (!decision.allowed) return this.ctx.endClient(decision.reason, decision.detail, decision.error);
     if (this.rsaNeeded && (response.capabilities & COMPRESSION) !== 0) {
       // Not offered in the greeting (see rsa-policy.ts): a client that asks anyway is refused.
