@@ -1,5 +1,5 @@
 import type { Logger } from '../observability/logger';
-import { watchFiles, type FileWatcher } from '../tls/watch';
+import { watchFiles, type FileWatcher } from '../core/watch';
 import type { AccessPolicy } from './access-policy';
 
 export interface AllowFileReloader {

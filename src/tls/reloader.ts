@@ -25,7 +25,7 @@ import {
   type LoadedCredentials,
   type TlsPolicy,
 } from './credentials';
-import { DEFAULT_DEBOUNCE_MS, watchFiles, type FileWatcher } from './watch';
+import { DEFAULT_DEBOUNCE_MS, watchFiles, type FileWatcher } from '../core/watch';
 
 export type ReloadTrigger = 'sighup' | 'file_change' | 'api';
 export type ReloadOutcome = 'reloaded' | 'unchanged' | 'error';
