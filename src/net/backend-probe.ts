@@ -1,4 +1,3 @@
-import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { HostPort } from '../config/host-port';
 import { formatHostPort } from '../config/host-port';
@@ -10,6 +9,8 @@ import { encodePacket, parsePacketHeader, PACKET_HEADER_SIZE } from '../protocol
 import { encodeProxyV2Local } from '../protocol/proxy-protocol';
 import type { Logger } from '../observability/logger';
 import type { ProxyMetrics } from '../observability/metrics';
+import { dialBackend } from './dialer';
+import type { SocketLike } from './socket-like';
 
 export interface ProbeResult {
   ok: boolean;
@@ -44,100 +45,112 @@ const COM_QUIT = Buffer.from([0x01]);
  * means it is up; a refusal instead of a greeting (host blocked, too many connections) does not.
  */
 export function probeBackend(target: ProbeTarget): Promise<ProbeResult> {
-  const started = performance.now();
-  return new Promise((resolve) => {
-    let settled = false;
-    let buffer: Buffer = Buffer.alloc(0);
-    let greeted = false;
-    let rounds = 0;
-    let plugin: string | undefined;
-    const socket = net.connect({
-      host: target.backend.host,
-      port: target.backend.port,
-      localAddress: target.localAddress,
-    });
-    socket.setNoDelay(true);
+  return new Promise((resolve) => new ProbeAttempt(target, resolve).start());
+}
+
+/** One probe's state: the socket, the bytes read so far, and how far the login got. */
+class ProbeAttempt {
+  private readonly started = performance.now();
+  private readonly socket: SocketLike;
+  private timer?: NodeJS.Timeout;
+  private settled = false;
+  private buffer: Buffer = Buffer.alloc(0);
+  private greeted = false;
+  private rounds = 0;
+  private plugin?: string;
+
+  constructor(
+    private readonly target: ProbeTarget,
+    private readonly resolve: (result: ProbeResult) => void,
+  ) {
+    // The sessions' dialer, so the probe reaches the database exactly as clients do.
+    this.socket = dialBackend(target.backend, { localAddress: target.localAddress });
+  }
+
+  start(): void {
+    const { socket, target } = this;
     if (target.proxyProtocol === 'v2') socket.write(encodeProxyV2Local());
-    const timer = setTimeout(
-      () => finish(false, `no ${greeted ? 'login answer' : 'greeting'} within ${target.timeoutMs} ms`, true),
-      target.timeoutMs,
+    this.timer = setTimeout(() => {
+      const what = this.greeted ? 'login answer' : 'greeting';
+      this.finish(false, `no ${what} within ${target.timeoutMs} ms`, true);
+    }, target.timeoutMs);
+    this.timer.unref();
+    socket.on('data', this.onData);
+    socket.on('error', (error: NodeJS.ErrnoException) =>
+      this.finish(false, error.code ?? error.message, true),
     );
-    timer.unref();
+    socket.on('close', () => this.finish(false, 'the database closed the connection during the probe'));
+  }
 
-    const finish = (ok: boolean, detail: string, destroy = false): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.off('data', onData);
-      // Ending (not destroying) after a complete exchange lets the database see an orderly close.
-      if (destroy) socket.destroy();
-      else socket.end();
-      socket.resume(); // drain anything else until the database closes its side
-      resolve({ ok, detail, durationMs: performance.now() - started });
-    };
+  private finish(ok: boolean, detail: string, destroy = false): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.socket.off('data', this.onData);
+    // Ending (not destroying) after a complete exchange lets the database see an orderly close.
+    if (destroy) this.socket.destroy();
+    else this.socket.end();
+    this.socket.resume(); // drain anything else until the database closes its side
+    this.resolve({ ok, detail, durationMs: performance.now() - this.started });
+  }
 
-    const onPacket = (sequenceId: number, payload: Buffer): void => {
-      if (!greeted) {
-        if (isErrPacket(payload)) {
-          const err = safeErr(payload);
-          finish(false, `the database refused the connection: ERR ${err}`);
+  private readonly onData = (chunk: Buffer): void => {
+    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+    try {
+      for (;;) {
+        const header = parsePacketHeader(this.buffer);
+        if (!header) return;
+        if (header.length > MAX_PROBE_PACKET) {
+          this.finish(false, 'the database sent an oversized packet during the handshake', true);
           return;
         }
-        if (!isGreeting(payload)) {
-          finish(false, 'the database did not send a MySQL greeting', true);
-          return;
-        }
-        greeted = true;
-        const greeting = parseGreeting(payload);
-        plugin = greeting.authPluginName === 'caching_sha2_password' ? greeting.authPluginName : undefined;
-        socket.write(encodePacket(abortedLoginResponse(greeting), (sequenceId + 1) & 0xff));
-        return;
+        const end = PACKET_HEADER_SIZE + header.length;
+        if (this.buffer.length < end) return;
+        const payload = this.buffer.subarray(PACKET_HEADER_SIZE, end);
+        this.buffer = this.buffer.subarray(end);
+        if (this.greeted) this.onAuthPacket(header.sequenceId, payload);
+        else this.onGreeting(header.sequenceId, payload);
+        if (this.settled) return;
       }
-      const kind = classifyServerAuthPacket(payload);
-      if (kind === 'err') {
-        finish(true, `login answered with ERR ${safeErr(payload)}`);
-        return;
-      }
-      if (kind === 'ok') {
-        // Someone created the placeholder user without a password: log out politely.
-        socket.write(encodePacket(COM_QUIT, 0));
-        finish(true, 'login answered with OK');
-        return;
-      }
-      if (++rounds > MAX_AUTH_ROUNDS) {
-        finish(true, `the database answered the login (${rounds - 1} auth rounds)`);
-        return;
-      }
-      if (kind === 'auth-switch') plugin = authSwitchPlugin(payload);
-      socket.write(encodePacket(dummyAuthData(plugin), (sequenceId + 1) & 0xff));
-    };
+    } catch (error) {
+      this.finish(false, `malformed handshake from the database: ${(error as Error).message}`, true);
+    }
+  };
 
-    const onData = (chunk: Buffer): void => {
-      buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
-      try {
-        for (;;) {
-          const header = parsePacketHeader(buffer);
-          if (!header) return;
-          if (header.length > MAX_PROBE_PACKET) {
-            finish(false, 'the database sent an oversized packet during the handshake', true);
-            return;
-          }
-          const end = PACKET_HEADER_SIZE + header.length;
-          if (buffer.length < end) return;
-          const payload = buffer.subarray(PACKET_HEADER_SIZE, end);
-          buffer = buffer.subarray(end);
-          onPacket(header.sequenceId, payload);
-          if (settled) return;
-        }
-      } catch (error) {
-        finish(false, `malformed handshake from the database: ${(error as Error).message}`, true);
-      }
-    };
+  private onGreeting(sequenceId: number, payload: Buffer): void {
+    if (isErrPacket(payload)) {
+      this.finish(false, `the database refused the connection: ERR ${safeErr(payload)}`);
+      return;
+    }
+    if (!isGreeting(payload)) {
+      this.finish(false, 'the database did not send a MySQL greeting', true);
+      return;
+    }
+    this.greeted = true;
+    const greeting = parseGreeting(payload);
+    this.plugin = greeting.authPluginName === 'caching_sha2_password' ? greeting.authPluginName : undefined;
+    this.socket.write(encodePacket(abortedLoginResponse(greeting), (sequenceId + 1) & 0xff));
+  }
 
-    socket.on('data', onData);
-    socket.on('error', (error: NodeJS.ErrnoException) => finish(false, error.code ?? error.message, true));
-    socket.on('close', () => finish(false, 'the database closed the connection during the probe'));
-  });
+  private onAuthPacket(sequenceId: number, payload: Buffer): void {
+    const kind = classifyServerAuthPacket(payload);
+    if (kind === 'err') {
+      this.finish(true, `login answered with ERR ${safeErr(payload)}`);
+      return;
+    }
+    if (kind === 'ok') {
+      // Someone created the placeholder user without a password: log out politely.
+      this.socket.write(encodePacket(COM_QUIT, 0));
+      this.finish(true, 'login answered with OK');
+      return;
+    }
+    if (++this.rounds > MAX_AUTH_ROUNDS) {
+      this.finish(true, `the database answered the login (${this.rounds - 1} auth rounds)`);
+      return;
+    }
+    if (kind === 'auth-switch') this.plugin = authSwitchPlugin(payload);
+    this.socket.write(encodePacket(dummyAuthData(this.plugin), (sequenceId + 1) & 0xff));
+  }
 }
 
 function safeErr(payload: Buffer): string {
