@@ -289,6 +289,8 @@ describe('Session over in-memory sockets', () => {
     expect(stalled).toBe(true);
     // Bounded by the high-water marks along the way (4 KiB each), not by what the database sends.
     expect(sent.length).toBeLessThan(64);
+    await sleep(200);
+    expect(h.db!.writableLength).toBeGreaterThan(0); // still held back: the proxy stopped reading
     const received: Buffer[] = [];
     h.client.on('data', (data: Buffer) => received.push(data));
     h.client.resume();
