@@ -1,5 +1,5 @@
 import { proxyErrors, type ProxyError } from '../protocol/errors';
-import type { CloseReason } from './close-reason';
+import type { CloseReason, LoginWarning } from '../core/labels';
 import type { Transport } from './types';
 
 /**
@@ -21,10 +21,7 @@ export interface LoginPolicy {
 export type ClientCertificate = { verified: true } | { verified: false; why: string };
 
 /** A login the policy lets through but would refuse when enforcing: the caller logs and counts it. */
-export interface LoginWarning {
-  reason: 'insecure_transport';
-  detail: string;
-}
+export type { LoginWarning };
 
 export type LoginDecision =
   | { allowed: true; warning?: LoginWarning }

@@ -4,9 +4,14 @@
  * both always reach the database the same way.
  */
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { isUnixSocket, type BackendAddress } from '../config/backend-address';
 import type { BackendTlsMode } from '../core/values';
+import type { SocketLike } from './socket-like';
+
+/** TCP keepalive on both legs: dead peers behind NAT or firewalls are noticed within minutes. */
+export const KEEPALIVE_MS = 30_000;
 
 export interface DialOptions {
   /** TCP source address (--backend-local-address); never set for a unix socket (refused at startup). */
@@ -14,6 +19,13 @@ export interface DialOptions {
   /** TCP keepalive after this much idle time (sessions: a silent peer is noticed, NAT entries stay). */
   keepAliveMs?: number;
 }
+
+/**
+ * Opens the database leg: returns at once a socket that emits 'connect' when it is up (writes
+ * before that are queued), or 'error'. Sessions take it injected, so unit tests dial in-memory
+ * sockets (as ghostunnel injects its dialer).
+ */
+export type Dialer = (address: BackendAddress, options: DialOptions) => SocketLike;
 
 /** Starts connecting (the socket emits 'connect' or 'error'); TCP or unix socket by the address. */
 export function dialBackend(address: BackendAddress, options: DialOptions = {}): net.Socket {
@@ -43,7 +55,7 @@ export interface BackendTlsSettings {
 export function backendTlsOptions(
   address: BackendAddress,
   settings: BackendTlsSettings,
-  socket: net.Socket,
+  socket: Duplex,
 ): tls.ConnectionOptions {
   const host = isUnixSocket(address) ? 'localhost' : address.host;
   const name = settings.serverName ?? host;

@@ -8,7 +8,7 @@
  *   stay visible while thousands of healthy short connections make no noise.
  * - none: no per-connection lines at all.
  */
-import type { CloseReason } from '../handshake/close-reason';
+import type { CloseReason } from '../core/labels';
 import type { ConnectionLogMode } from '../core/values';
 
 export type { ConnectionLogMode };

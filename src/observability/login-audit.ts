@@ -4,7 +4,7 @@
  * because --require-secure-transport=warn, a log line naming user and client address plus the
  * would-be refusal counted in the metrics (whose labels never carry either).
  */
-import type { LoginWarning } from '../handshake/login-policy';
+import type { LoginWarning } from '../core/labels';
 import type { ClientTransport } from './client-audit';
 import type { Logger } from './logger';
 import type { ProxyMetrics } from './metrics';

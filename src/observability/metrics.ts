@@ -1,7 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { REJECTION_REASONS, type RejectionReason } from '../handshake/close-reason';
+import {
+  REJECTION_REASONS,
+  TLS_FAILURE_REASONS,
+  TRANSPORTS,
+  WOULD_BE_REJECTED_REASONS,
+  type RejectionReason,
+  type TransportLabel,
+} from '../core/labels';
 import { TLS_VERSIONS } from '../core/values';
 import { ClientAudit } from './client-audit';
 
@@ -11,18 +18,8 @@ import { ClientAudit } from './client-audit';
  */
 export const METRIC_PREFIX = 'mysql_tls_proxy_';
 
-export const TLS_FAILURE_REASONS = [
-  'unsupported_protocol',
-  'no_shared_cipher',
-  'timeout',
-  'client_closed',
-  'other',
-] as const;
-/** What --require-secure-transport=warn lets through (src/handshake/login-policy.ts LoginWarning). */
-export const WOULD_BE_REJECTED_REASONS = ['insecure_transport'] as const;
-export type TlsFailureReason = (typeof TLS_FAILURE_REASONS)[number];
-export const TRANSPORTS = ['tls', 'plain', 'pending'] as const;
-export type TransportLabel = (typeof TRANSPORTS)[number];
+export { TLS_FAILURE_REASONS, TRANSPORTS, type TlsFailureReason, type TransportLabel } from '../core/labels';
+export { WOULD_BE_REJECTED_REASONS } from '../core/labels';
 
 /**
  * prom-client's defaults that `promtool check metrics` rejects: gauges named like counters

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import type { Logger } from '../observability/logger';
 import { ContentCheck, contentDigest } from '../tls/content-check';
-import { watchFiles, type FileWatcher } from '../tls/watch';
+import { watchFiles, type FileWatcher } from '../core/watch';
 import type { AccessPolicy } from './access-policy';
 
 export type AllowFileTrigger = 'sighup' | 'file_change' | 'interval';

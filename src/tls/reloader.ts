@@ -32,7 +32,7 @@ import {
   type TlsPolicy,
 } from './credentials';
 import { ContentCheck, contentDigest, type FileContent } from './content-check';
-import { DEFAULT_DEBOUNCE_MS, watchFiles, type FileWatcher } from './watch';
+import { DEFAULT_DEBOUNCE_MS, watchFiles, type FileWatcher } from '../core/watch';
 
 export type ReloadTrigger = 'sighup' | 'file_change' | 'interval' | 'api';
 export type ReloadOutcome = 'reloaded' | 'unchanged' | 'error';
