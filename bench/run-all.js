@@ -82,6 +82,7 @@ function main() {
       .join(' ');
     console.log(`\n## ${data.title}   (node bench/${scenario.script}; ${settings})`);
     if (data.headers && data.rows) console.log(h.table(data.headers, data.rows));
+    for (const extra of data.tables ?? []) console.log(`\n${h.table(extra.headers, extra.rows)}`);
     for (const t of data.targets ?? []) allTargets.push({ scenario: data.title, ...t });
     if (data.commands?.length) {
       console.log('commands:');

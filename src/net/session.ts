@@ -13,7 +13,7 @@ import type { HostPort } from '../config/host-port';
 import type { Logger } from '../observability/logger';
 import type { ProxyMetrics, TlsFailureReason, TransportLabel } from '../observability/metrics';
 import type { LogLimiter } from '../observability/log-limiter';
-import { endSocket } from './end-socket';
+import { closeFinished, endSocket } from './end-socket';
 import { ProxyHeaderGate } from './proxy-header-gate';
 import type { TlsTerminator } from './tls-terminator';
 
@@ -532,7 +532,10 @@ export class Session {
     });
     client.on('end', () => {
       this.recordEnd('client_closed', 'the client closed the connection');
-      endSocket(backend);
+      // The client's side is finished (its COM_QUIT, if any, was just relayed): close both
+      // sockets at once, without shutdown(2) or a close_notify it will not read (end-socket.ts).
+      closeFinished(backend);
+      closeFinished(client as net.Socket);
     });
     backend.on('end', () => {
       if (this.clientQuit) this.recordEnd('client_quit', 'the client sent COM_QUIT');
