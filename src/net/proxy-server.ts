@@ -5,12 +5,14 @@ import type { ByteCountSource, ProxyMetrics } from '../observability/metrics';
 import { LogLimiter } from '../observability/log-limiter';
 import type { AccessPolicy } from '../policy/access-policy';
 import { proxyErrors } from '../protocol/errors';
-import { displayAddress, KEEPALIVE_MS, Session, type SessionSettings } from './session';
+import { displayAddress, Session, type SessionSettings } from './session';
 import type { TlsTerminator } from './tls-terminator';
 
 export interface ProxyServerOptions {
   listen: HostPort;
   maxConnections: number;
+  /** TCP keepalive idle time on accepted sockets (--tcp-keepalive); 0: off. */
+  tcpKeepaliveMs: number;
   session: SessionSettings;
 }
 
@@ -38,9 +40,11 @@ export class ProxyServer implements ByteCountSource {
     private readonly options: ProxyServerOptions,
     private readonly deps: ProxyServerDeps,
   ) {
-    // Nagle off (MySQL packets are small and latency-bound) and keepalive, set at accept.
+    // Nagle off (MySQL packets are small and latency-bound), set at accept. Keepalive only when
+    // asked (--tcp-keepalive): Node sets it per socket, four setsockopt(2) calls on each leg.
+    const keepAlive = options.tcpKeepaliveMs > 0;
     this.server = net.createServer(
-      { noDelay: true, keepAlive: true, keepAliveInitialDelay: KEEPALIVE_MS },
+      { noDelay: true, keepAlive, keepAliveInitialDelay: options.tcpKeepaliveMs },
       (socket) => this.accept(socket),
     );
     deps.metrics.addByteSource(this);

@@ -29,6 +29,8 @@ export interface SessionSettings {
   proxyProtocolWaitMs: number;
   /** TLS towards the database (--backend-tls): 'on' encrypts, 'verify' also checks its certificate. */
   backendTls: { mode: 'off' | 'on' | 'verify'; ca?: Buffer; serverName?: string };
+  /** TCP keepalive idle time for the database socket (--tcp-keepalive); 0: off (four setsockopt(2) saved). */
+  tcpKeepaliveMs: number;
 }
 
 export interface SessionDeps {
@@ -44,7 +46,6 @@ export interface SessionDeps {
 
 /** How long the proxy may spend finishing the database's handshake after the client left. */
 const RELEASE_TIMEOUT_MS = 5_000;
-export const KEEPALIVE_MS = 30_000;
 const WARN_REASONS: ReadonlySet<CloseReason> = new Set([
   'backend_error',
   'backend_unavailable',
@@ -157,7 +158,7 @@ export class Session {
     const { settings, metrics } = this.deps;
     this.counted = true;
     metrics.connectionsActive.inc({ transport: 'pending' });
-    // Nagle off and TCP keepalive come with the accepted socket (ProxyServer's listener options).
+    // Nagle off (and TCP keepalive, if asked) come with the accepted socket (ProxyServer's listener options).
     this.client.on('data', this.onClientData);
     this.handshakeTimer = setTimeout(this.onHandshakeTimeout, settings.handshakeTimeoutMs);
     if (options.expectProxyHeader) {
@@ -202,8 +203,8 @@ export class Session {
       port: target.port,
       localAddress: backendLocalAddress,
       noDelay: true,
-      keepAlive: true,
-      keepAliveInitialDelay: KEEPALIVE_MS,
+      keepAlive: this.deps.settings.tcpKeepaliveMs > 0,
+      keepAliveInitialDelay: this.deps.settings.tcpKeepaliveMs,
     });
     this.backend = backend;
     this.backendStream = backend;

@@ -55,7 +55,9 @@ function createServer(
     {
       listen: listen.address,
       maxConnections: listen.maxConnections,
+      tcpKeepaliveMs: listen.tcpKeepaliveS * 1000,
       session: {
+        tcpKeepaliveMs: listen.tcpKeepaliveS * 1000,
         backend: backend.address,
         backendLocalAddress: backend.localAddress,
         handshakeTimeoutMs: listen.handshakeTimeoutMs,
