@@ -8,6 +8,10 @@
  *
  *   cp -r dist /tmp/dist-before; <change>; npm run build
  *   node bench/compare-builds.js /tmp/dist-before dist     (env: CONCURRENCY=8 DURATION=5 ROUNDS=4 PROXY_ARGS=)
+ *
+ * With CLIENTS=1 the builds are compared as clients instead: each build's `bench` against MariaDB's
+ * native TLS (one server for all), client CPU per connection from its --json cpu_s.
+ * (The dist directory must sit inside the repository, e.g. ./dist-before, to find node_modules.)
  */
 const path = require('node:path');
 const h = require('./lib/harness');
@@ -23,25 +27,30 @@ async function main() {
   const db = await h.startMariadb({ certs });
   const extra = process.env.PROXY_ARGS ? process.env.PROXY_ARGS.split(' ') : [];
   const proxies = [];
+  const clients = process.env.CLIENTS === '1';
   for (const [i, cli] of builds.entries()) {
+    if (clients) {
+      proxies.push({ name: process.argv[2 + i], port: db.port, pid: db.pid, cli });
+      continue;
+    }
     const port = await h.freePort();
     const child = h.startProcess(`proxy-${i}`, process.execPath, [cli, 'serve', '--listen', `127.0.0.1:${port}`,
       '--backend', `127.0.0.1:${db.port}`, '--cert', certs.cert, '--key', certs.key, '--ca-file', certs.ca,
       '--max-connections', '12000', '--status', 'off', '--log-level', 'warn', ...extra], { cwd: h.tmp() });
     await h.waitPort(port, child);
-    proxies.push({ name: process.argv[2 + i], port, pid: child.pid });
+    proxies.push({ name: process.argv[2 + i], port, pid: child.pid, cli: h.CLI });
   }
-  const bench = (port, duration) =>
-    h.runAsync(process.execPath, [h.CLI, 'bench', '--target', `127.0.0.1:${port}`, '--user', 'app', '--password',
+  const bench = (port, duration, cli) =>
+    h.runAsync(process.execPath, [cli, 'bench', '--target', `127.0.0.1:${port}`, '--user', 'app', '--password',
       'app-secret', '--ca', certs.ca, '--tls-version', 'TLSv1.3', '--concurrency', String(CONCURRENCY),
       '--duration', String(duration), '--json'], { log: false });
-  for (const p of proxies) await bench(p.port, 2);
+  for (const p of proxies) await bench(p.port, 2, p.cli);
   const samples = new Map(proxies.map((p) => [p.name, []]));
   for (let round = 1; round <= h.rounds(); round++) {
     for (const p of proxies) {
       const proxy0 = h.cpuSeconds(p.pid);
       const db0 = h.cpuSeconds(db.pid);
-      const res = await bench(p.port, DURATION);
+      const res = await bench(p.port, DURATION, p.cli);
       const json = JSON.parse(res.stdout.trim().split('\n').pop());
       const n = Math.max(1, json.connections);
       const s = {

@@ -5,7 +5,7 @@ import type { ByteCountSource, ProxyMetrics } from '../observability/metrics';
 import { LogLimiter } from '../observability/log-limiter';
 import type { AccessPolicy } from '../policy/access-policy';
 import { proxyErrors } from '../protocol/errors';
-import { displayAddress, Session, type SessionSettings } from './session';
+import { displayAddress, Session, type SessionDeps, type SessionSettings } from './session';
 import type { TlsTerminator } from './tls-terminator';
 
 export interface ProxyServerOptions {
@@ -35,6 +35,10 @@ export class ProxyServer implements ByteCountSource {
   private draining = false;
   private drained?: () => void;
   private readonly refusalLog = new LogLimiter();
+  /** What every Session gets: built once, not per connection. */
+  private readonly sessionDeps: SessionDeps;
+  /** Sessions counted in `active` (refused ones are not). */
+  private readonly counted = new WeakSet<Session>();
 
   constructor(
     private readonly options: ProxyServerOptions,
@@ -48,6 +52,15 @@ export class ProxyServer implements ByteCountSource {
       (socket) => this.accept(socket),
     );
     deps.metrics.addByteSource(this);
+    const { logger, metrics, tls, policy } = deps;
+    this.sessionDeps = {
+      settings: options.session,
+      tls,
+      metrics,
+      logger,
+      allows: (address) => policy.allowlist.allows(address),
+      refusalLog: this.refusalLog,
+    };
   }
 
   get activeSessions(): number {
@@ -105,14 +118,8 @@ export class ProxyServer implements ByteCountSource {
   }
 
   private accept(socket: net.Socket): void {
-    const { logger, metrics, tls, policy } = this.deps;
-    let counted = false;
-    const allows = (address: string): boolean => policy.allowlist.allows(address);
-    const session = new Session(
-      socket,
-      { settings: this.options.session, tls, metrics, logger, allows, refusalLog: this.refusalLog },
-      (ended) => this.onFinished(ended, counted),
-    );
+    const { policy } = this.deps;
+    const session = new Session(socket, this.sessionDeps, this.onFinished);
     this.sessions.add(session);
     // A trusted balancer's own address is not the client's: the access list is applied to the
     // address in its PROXY header instead (Session.start).
@@ -129,14 +136,14 @@ export class ProxyServer implements ByteCountSource {
       session.refuse('max_connections', proxyErrors.tooManyConnections());
       return;
     }
-    counted = true;
+    this.counted.add(session);
     this.active++;
     session.start({ expectProxyHeader: behindBalancer });
   }
 
-  private onFinished(session: Session, counted: boolean): void {
+  private readonly onFinished = (session: Session): void => {
     this.sessions.delete(session);
-    if (counted) this.active--;
+    if (this.counted.has(session)) this.active--;
     if (this.draining && this.sessions.size === 0) this.drained?.();
-  }
+  };
 }

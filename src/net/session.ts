@@ -532,7 +532,8 @@ export class Session {
       if (chunk.length === COM_QUIT_PACKET.length && chunk.equals(COM_QUIT_PACKET)) this.clientQuit = true;
     });
     client.on('end', () => {
-      this.recordEnd('client_closed', 'the client closed the connection');
+      if (this.clientQuit) this.recordEnd('client_quit', 'the client sent COM_QUIT');
+      else this.recordEnd('client_closed', 'the client closed the connection');
       // The client's side is finished (its COM_QUIT, if any, was just relayed): close both
       // sockets at once, without shutdown(2) or a close_notify it will not read (end-socket.ts).
       closeFinished(backend);

@@ -94,7 +94,6 @@ export function proxyPart(
   const tls = new TlsTerminator(
     credentials,
     policy,
-    config.listen.handshakeTimeoutMs,
     config.tls.sessionTimeoutS,
     clientCa,
   );
