@@ -91,12 +91,7 @@ export function proxyPart(
   let credentials = initial;
   const clientCa = config.tls.clientCa ? readConfiguredFile(config.tls.clientCa, '--client-ca') : undefined;
   const policy = tlsPolicy(config);
-  const tls = new TlsTerminator(
-    credentials,
-    policy,
-    config.tls.sessionTimeoutS,
-    clientCa,
-  );
+  const tls = new TlsTerminator(credentials, policy, config.tls.sessionTimeoutS, clientCa);
   const access = createAccessPolicy(config);
   const server = createServer(config, { ...deps, tls, policy: access });
   const certificates = new CertificateReloader(
