@@ -6,9 +6,9 @@
  * proxy cleanly so the profile is written, and prints self time by function and by area
  * (V8/JS, TLS, sockets, GC, ...). Not part of `npm run bench`.
  *
- *   node bench/profile.js connect        # full TLS 1.3 MySQL connections (bench subcommand, concurrency 16)
+ *   node bench/profile.js connect        # full TLS 1.3 MySQL connections (bench subcommand, CONCURRENCY=8)
  *   node bench/profile.js point-select   # sysbench oltp_point_select, 8 threads, TLS
- *   (env: DURATION=10 PERF=1 TOP=30 PROXY_ARGS='--log-level info')
+ *   (env: DURATION=10 PERF=1 TOP=30 PROXY_ARGS='--log-level info' FRONT=floor)
  */
 const fs = require('node:fs');
 const path = require('node:path');
@@ -62,9 +62,13 @@ async function main() {
   fs.mkdirSync(profDir, { recursive: true });
   const port = await h.freePort();
   const nodeFlags = ['--cpu-prof', '--cpu-prof-dir', profDir, ...(process.env.PERF === '1' ? ['--perf-basic-prof'] : [])];
-  const proxy = h.startProcess('proxy-prof', process.execPath, [...nodeFlags, h.CLI, 'serve', '--listen', `127.0.0.1:${port}`,
-    '--backend', `127.0.0.1:${db.port}`, '--cert', certs.cert, '--key', certs.key, '--ca-file', certs.ca, '--status', 'off',
-    '--log-level', 'warn', '--drain-timeout', '1000', ...(process.env.PROXY_ARGS ? process.env.PROXY_ARGS.split(' ') : [])], { cwd: h.tmp() });
+  // FRONT=floor profiles bench/lib/node-mysql-tls-floor.js (the design's floor) instead of the proxy.
+  const frontArgs = process.env.FRONT === 'floor'
+    ? [require.resolve('./lib/node-mysql-tls-floor'), certs.cert, certs.key, String(port), String(db.port)]
+    : [h.CLI, 'serve', '--listen', `127.0.0.1:${port}`, '--backend', `127.0.0.1:${db.port}`, '--cert', certs.cert, '--key',
+      certs.key, '--ca-file', certs.ca, '--status', 'off', '--log-level', 'warn', '--drain-timeout', '1000',
+      ...(process.env.PROXY_ARGS ? process.env.PROXY_ARGS.split(' ') : [])];
+  const proxy = h.startProcess('proxy-prof', process.execPath, [...nodeFlags, ...frontArgs], { cwd: h.tmp() });
   await h.waitPort(port, proxy);
   let perf;
   if (process.env.PERF === '1') {
@@ -74,7 +78,7 @@ async function main() {
   let work = 0;
   if (SCENARIO === 'connect') {
     const res = await h.runAsync(process.execPath, [h.CLI, 'bench', '--target', `127.0.0.1:${port}`, '--user', 'app', '--password',
-      'app-secret', '--ca', certs.ca, '--tls-version', 'TLSv1.3', '--concurrency', '16', '--duration', String(DURATION), '--json']);
+      'app-secret', '--ca', certs.ca, '--tls-version', 'TLSv1.3', '--concurrency', process.env.CONCURRENCY || '8', '--duration', String(DURATION), '--json']);
     const json = JSON.parse(res.stdout.trim().split('\n').pop());
     work = json.connections;
     console.log(`${json.connections} connections, ${json.rate} conn/s`);

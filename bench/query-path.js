@@ -3,8 +3,10 @@
 /**
  * 2. Query path: sysbench oltp_point_select and oltp_read_only, THREADS (default 8) threads, TLS,
  * through the proxy (--workers 1 and --workers nproc) vs MariaDB's native TLS vs HAProxy
- * (mode tcp, nbthread = nproc) passing the same TLS bytes through to MariaDB's native TLS.
- * QPS, and p95/p99 per query event from sysbench's latency histogram. Contenders alternate.
+ * (mode tcp, nbthread = nproc) passing the same TLS bytes through to MariaDB's native TLS vs the
+ * floor of this design, a bare Node relay: TLS upgrade, login relayed, then socket.pipe() both ways
+ * (bench/lib/node-mysql-tls-floor.js). QPS, p95/p99 per query event from sysbench's latency
+ * histogram, and CPU per query of the front (proxy, HAProxy, relay) and of MariaDB. Contenders alternate.
  *
  *   node bench/query-path.js      (env: THREADS=8 DURATION=10 ROUNDS=2 TABLES=4 TABLE_SIZE=20000)
  */
@@ -46,13 +48,19 @@ async function main() {
   const proxies = [await h.startProxy({ certs, backendPort: db.port, workers: 1 })];
   if (m.nproc > 1) proxies.push(await h.startProxy({ certs, backendPort: db.port, workers: m.nproc }));
   const haproxy = await h.startHaproxy({ backendPort: db.port, threads: m.nproc });
+  const floorPort = await h.freePort();
+  const floor = h.startProcess('node-relay-floor', process.execPath,
+    [require.resolve('./lib/node-mysql-tls-floor'), certs.cert, certs.key, String(floorPort), String(db.port)]);
+  await h.waitPort(floorPort, floor);
   console.log(`  haproxy.cfg:\n${haproxy.config.trimEnd().replace(/^/gm, '    ')}`);
 
   const contenders = [
-    { name: 'MariaDB native TLS', port: db.port },
-    { name: `HAProxy mode tcp (nbthread ${m.nproc}) -> native TLS`, port: haproxy.port, haproxy: true },
-    ...proxies.map((p) => ({ name: `proxy --workers ${p.workers}`, port: p.port, workers: p.workers })),
+    { name: 'MariaDB native TLS', port: db.port, front: () => [] },
+    { name: `HAProxy mode tcp (nbthread ${m.nproc}) -> native TLS`, port: haproxy.port, haproxy: true, front: () => [haproxy.pid] },
+    ...proxies.map((p) => ({ name: `proxy --workers ${p.workers}`, port: p.port, workers: p.workers, front: () => h.processTree(p.pid) })),
+    { name: 'floor: bare Node relay (TLS upgrade + pipe)', port: floorPort, floor: true, front: () => [floor.pid] },
   ];
+  const cpu = (pids) => pids.reduce((sum, pid) => sum + h.cpuSeconds(pid), 0);
   const sysbench = (test, port, duration, log) =>
     h.runAsync('sysbench', [test, ...common, `--mysql-port=${port}`, '--mysql-ssl=on', `--threads=${THREADS}`,
       `--time=${duration}`, '--report-interval=0', '--histogram=on', '--percentile=95', 'run'], { cwd: certs.sysbenchDir, log });
@@ -65,33 +73,43 @@ async function main() {
     console.log(`-- round ${round}/${rounds} (${DURATION} s each)`);
     for (const test of TESTS) {
       for (const c of contenders) {
+        const front0 = cpu(c.front());
+        const db0 = h.cpuSeconds(db.pid);
         const res = await sysbench(test, c.port, DURATION, round === 1);
+        const frontS = cpu(c.front()) - front0;
+        const dbS = h.cpuSeconds(db.pid) - db0;
         const out = res.stdout;
         const qps = Number((out.match(/queries:\s+\d+\s+\(([\d.]+) per sec/) || [])[1]);
         const tps = Number((out.match(/transactions:\s+\d+\s+\(([\d.]+) per sec/) || [])[1]);
         const errors = Number((out.match(/ignored errors:\s+(\d+)/) || [])[1] || 0);
-        const s = { qps, tps, errors, p95: histogramPercentile(out, 95), p99: histogramPercentile(out, 99),
+        const queries = Number((out.match(/queries:\s+(\d+)/) || [])[1] || 0);
+        const s = { qps, tps, errors, frontUs: (frontS * 1e6) / Math.max(1, queries), dbUs: (dbS * 1e6) / Math.max(1, queries), p95: histogramPercentile(out, 95), p99: histogramPercentile(out, 99),
           sysbenchP95: Number((out.match(/95th percentile:\s+([\d.]+)/) || [])[1]), ok: res.status === 0 };
         if (!s.ok) console.log(`  sysbench failed (exit ${res.status}): ${res.stderr.trim().split('\n').slice(-3).join(' | ')}`);
         const key = `${test}|${c.name}`;
         if (!samples.has(key)) samples.set(key, []);
         samples.get(key).push(s);
-        console.log(`  ${test.padEnd(18)} ${c.name.padEnd(42)} ${h.fmt(qps, 0).padStart(8)} q/s  ${h.fmt(tps, 0).padStart(7)} tx/s  p95 ${h.fmt(s.p95, 2)} ms  p99 ${h.fmt(s.p99, 2)} ms`);
+        console.log(`  ${test.padEnd(18)} ${c.name.padEnd(44)} ${h.fmt(qps, 0).padStart(8)} q/s  ${h.fmt(tps, 0).padStart(7)} tx/s  p95 ${h.fmt(s.p95, 2)} ms  p99 ${h.fmt(s.p99, 2)} ms  CPU/query front ${h.fmt(s.frontUs, 1)} µs, MariaDB ${h.fmt(s.dbUs, 1)} µs`);
       }
     }
   }
 
   const med = (key, field) => h.median((samples.get(key) || []).map((s) => s[field]));
-  const headers = ['test', 'contender', 'queries/s', 'tx/s', 'vs HAProxy', 'vs native', 'p95 ms (per tx)', 'p99 ms (per tx)', 'errors'];
+  const headers = ['test', 'contender', 'queries/s', 'tx/s', 'vs HAProxy', 'vs native', 'vs floor', 'p95 ms (per tx)', 'p99 ms (per tx)',
+    'front CPU µs/query', 'front CPU vs floor', 'MariaDB CPU µs/query', 'errors'];
+  const floorName = contenders.find((c) => c.floor).name;
   const rows = [];
   for (const test of TESTS) {
     const hq = med(`${test}|${contenders[1].name}`, 'qps');
     const nq = med(`${test}|${contenders[0].name}`, 'qps');
+    const fq = med(`${test}|${floorName}`, 'qps');
+    const fCpu = med(`${test}|${floorName}`, 'frontUs');
     for (const c of contenders) {
       const key = `${test}|${c.name}`;
       rows.push([test, c.name, h.fmt(med(key, 'qps'), 0), h.fmt(med(key, 'tps'), 0), h.fmt(med(key, 'qps') / hq, 2) + 'x',
-        h.fmt(med(key, 'qps') / nq, 2) + 'x', h.fmt(med(key, 'p95'), 2), h.fmt(med(key, 'p99'), 2),
-        String(samples.get(key).reduce((s, x) => s + x.errors, 0))]);
+        h.fmt(med(key, 'qps') / nq, 2) + 'x', h.fmt(med(key, 'qps') / fq, 2) + 'x', h.fmt(med(key, 'p95'), 2), h.fmt(med(key, 'p99'), 2),
+        c.front().length ? h.fmt(med(key, 'frontUs'), 1) : '-', c.front().length ? h.fmt(med(key, 'frontUs') / fCpu, 2) + 'x' : '-',
+        h.fmt(med(key, 'dbUs'), 1), String(samples.get(key).reduce((s, x) => s + x.errors, 0))]);
     }
   }
   console.log(`\nquery path, medians of ${rounds} alternating rounds, ${THREADS} sysbench threads, ${DURATION} s each, ${TABLES} tables x ${TABLE_SIZE} rows`);

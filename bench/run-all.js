@@ -10,9 +10,18 @@
  *   npm run bench -- connect-rate bulk      # a subset, by name
  *   ROUNDS=3 npm run bench                  # more alternating rounds per scenario
  *
- * Each scenario is also a script of its own (bench/connect-rate.js, ...); their headers document
- * the environment variables they read. Exit code: 0 when every scenario ran (targets missed are
- * reported, not failures: the figures are what they are), 1 when a scenario crashed.
+ * Knobs (environment; each scenario reads its own, see its header):
+ *   ROUNDS=2          alternating rounds per scenario (medians are reported)
+ *   CONCURRENCY=8     connect-rate: concurrent connections of every client
+ *   DURATION          seconds per measurement (connect-rate 8, query-path 10)
+ *   STIME_SECONDS=6   connect-rate: openssl s_time per handshake-only round
+ *   EXTRAS=1          connect-rate: also TLS-only and session-resumption diagnostics (+2 min)
+ *   THREADS=8 TESTS=oltp_point_select,oltp_read_only TABLES=4 TABLE_SIZE=20000   query-path
+ *   BULK_MIB=256 ROW_KIB=16 (bulk), LOW=1000 HIGH=5000 (memory), HOLD=10000 BURST=1000 (scale)
+ *
+ * Each scenario is also a script of its own (bench/connect-rate.js, ...). Exit code: 0 when every
+ * scenario ran (targets missed are reported, not failures: the figures are what they are), 1 when
+ * a scenario crashed.
  */
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -82,6 +91,7 @@ function main() {
       .join(' ');
     console.log(`\n## ${data.title}   (node bench/${scenario.script}; ${settings})`);
     if (data.headers && data.rows) console.log(h.table(data.headers, data.rows));
+    for (const extra of data.tables ?? []) console.log(`\n${h.table(extra.headers, extra.rows)}`);
     for (const t of data.targets ?? []) allTargets.push({ scenario: data.title, ...t });
     if (data.commands?.length) {
       console.log('commands:');

@@ -138,6 +138,17 @@ export const SERVE_FLAGS = [
     parse: (v, f) => P.int(v, 0, f, 1),
   },
   {
+    name: 'tcp-keepalive',
+    type: 'number',
+    default: 0,
+    describe:
+      'Seconds idle before TCP keepalive probes on both legs (client and database); 0: off, no per-connection socket options',
+    commands: SERVE,
+    group: NET,
+    path: 'listen.tcpKeepaliveS',
+    parse: (v, f) => P.int(v, 0, f, 0, 7_200),
+  },
+  {
     name: 'drain-timeout',
     type: 'number',
     default: 30_000,

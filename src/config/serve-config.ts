@@ -20,6 +20,8 @@ export interface ServeConfig {
     maxConnections: number;
     handshakeTimeoutMs: number;
     drainTimeoutMs: number;
+    /** TCP keepalive idle time on both legs (--tcp-keepalive); 0 = off. */
+    tcpKeepaliveS: number;
     /** Processes sharing the listener (already resolved: 0 became the number of cores). */
     workers: number;
   };

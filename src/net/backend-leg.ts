@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
 import type { BackendAddress } from '../config/backend-address';
-import { backendTlsOptions, KEEPALIVE_MS, type BackendTlsSettings, type Dialer } from './dialer';
+import { backendTlsOptions, type BackendTlsSettings, type Dialer } from './dialer';
 import { endSocket } from './end-socket';
 import type { SessionRecord } from './session-record';
 import type { SocketLike } from './socket-like';
@@ -12,6 +12,8 @@ export interface BackendLegSettings {
   backendConnectTimeoutMs: number;
   /** TLS towards the database (--backend-tls): see backendTlsOptions in ./dialer. */
   backendTls: BackendTlsSettings;
+  /** TCP keepalive idle time for the database socket (--tcp-keepalive); 0: off (four setsockopt(2) saved). */
+  tcpKeepaliveMs: number;
 }
 
 /** What the database leg tells its session. */
@@ -72,7 +74,10 @@ export class BackendLeg {
   dial(firstBytes?: Buffer): void {
     const { backend, backendLocalAddress, backendConnectTimeoutMs } = this.settings;
     this.dialStartedAt = performance.now();
-    const socket = this.dialer(backend, { localAddress: backendLocalAddress, keepAliveMs: KEEPALIVE_MS });
+    const socket = this.dialer(backend, {
+      localAddress: backendLocalAddress,
+      keepAliveMs: this.settings.tcpKeepaliveMs > 0 ? this.settings.tcpKeepaliveMs : undefined,
+    });
     this.raw = socket;
     this.current = socket;
     this.closedFlag = false;

@@ -10,13 +10,10 @@ import { isUnixSocket, type BackendAddress } from '../config/backend-address';
 import type { BackendTlsMode } from '../core/values';
 import type { SocketLike } from './socket-like';
 
-/** TCP keepalive on both legs: dead peers behind NAT or firewalls are noticed within minutes. */
-export const KEEPALIVE_MS = 30_000;
-
 export interface DialOptions {
   /** TCP source address (--backend-local-address); never set for a unix socket (refused at startup). */
   localAddress?: string;
-  /** TCP keepalive after this much idle time (sessions: a silent peer is noticed, NAT entries stay). */
+  /** TCP keepalive after this much idle time (--tcp-keepalive; unset: off). */
   keepAliveMs?: number;
 }
 

@@ -5,12 +5,14 @@ import type { ByteCountSource, ProxyMetrics } from '../observability/metrics';
 import { LogLimiter } from '../observability/log-limiter';
 import type { AccessPolicy } from '../policy/access-policy';
 import { proxyErrors } from '../protocol/errors';
-import { displayAddress, KEEPALIVE_MS, Session, type SessionSettings } from './session';
+import { displayAddress, Session, type SessionDeps, type SessionSettings } from './session';
 import type { TlsTerminator } from './tls-terminator';
 
 export interface ProxyServerOptions {
   listen: HostPort;
   maxConnections: number;
+  /** TCP keepalive idle time on accepted sockets (--tcp-keepalive); 0: off. */
+  tcpKeepaliveMs: number;
   session: SessionSettings;
 }
 
@@ -33,17 +35,32 @@ export class ProxyServer implements ByteCountSource {
   private draining = false;
   private drained?: () => void;
   private readonly refusalLog = new LogLimiter();
+  /** What every Session gets: built once, not per connection. */
+  private readonly sessionDeps: SessionDeps;
+  /** Sessions counted in `active` (refused ones are not). */
+  private readonly counted = new WeakSet<Session>();
 
   constructor(
     private readonly options: ProxyServerOptions,
     private readonly deps: ProxyServerDeps,
   ) {
-    // Nagle off (MySQL packets are small and latency-bound) and keepalive, set at accept.
+    // Nagle off (MySQL packets are small and latency-bound), set at accept. Keepalive only when
+    // asked (--tcp-keepalive): Node sets it per socket, four setsockopt(2) calls on each leg.
+    const keepAlive = options.tcpKeepaliveMs > 0;
     this.server = net.createServer(
-      { noDelay: true, keepAlive: true, keepAliveInitialDelay: KEEPALIVE_MS },
+      { noDelay: true, keepAlive, keepAliveInitialDelay: options.tcpKeepaliveMs },
       (socket) => this.accept(socket),
     );
     deps.metrics.addByteSource(this);
+    const { logger, metrics, tls, policy } = deps;
+    this.sessionDeps = {
+      settings: options.session,
+      tls,
+      metrics,
+      logger,
+      allows: (address) => policy.allowlist.allows(address),
+      refusalLog: this.refusalLog,
+    };
   }
 
   get activeSessions(): number {
@@ -101,14 +118,8 @@ export class ProxyServer implements ByteCountSource {
   }
 
   private accept(socket: net.Socket): void {
-    const { logger, metrics, tls, policy } = this.deps;
-    let counted = false;
-    const allows = (address: string): boolean => policy.allowlist.allows(address);
-    const session = new Session(
-      socket,
-      { settings: this.options.session, tls, metrics, logger, allows, refusalLog: this.refusalLog },
-      (ended) => this.onFinished(ended, counted),
-    );
+    const { policy } = this.deps;
+    const session = new Session(socket, this.sessionDeps, this.onFinished);
     this.sessions.add(session);
     // A trusted balancer's own address is not the client's: the access list is applied to the
     // address in its PROXY header instead (Session.start).
@@ -125,14 +136,14 @@ export class ProxyServer implements ByteCountSource {
       session.refuse('max_connections', proxyErrors.tooManyConnections());
       return;
     }
-    counted = true;
+    this.counted.add(session);
     this.active++;
     session.start({ expectProxyHeader: behindBalancer });
   }
 
-  private onFinished(session: Session, counted: boolean): void {
+  private readonly onFinished = (session: Session): void => {
     this.sessions.delete(session);
-    if (counted) this.active--;
+    if (this.counted.has(session)) this.active--;
     if (this.draining && this.sessions.size === 0) this.drained?.();
-  }
+  };
 }

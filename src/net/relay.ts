@@ -1,6 +1,6 @@
 import type { CloseReason } from '../core/labels';
 import { CommandScanner } from '../protocol/command-scanner';
-import { endSocket } from './end-socket';
+import { closeFinished, endSocket } from './end-socket';
 import type { SocketLike } from './socket-like';
 
 /** COM_QUIT: length 1, sequence id 0, command 0x01. */
@@ -92,8 +92,12 @@ export class Relay {
   };
 
   private readonly onClientEnd = (): void => {
-    this.listener.relayEnded('client_closed', 'the client closed the connection');
-    endSocket(this.backend);
+    if (this.clientQuit) this.listener.relayEnded('client_quit', 'the client sent COM_QUIT');
+    else this.listener.relayEnded('client_closed', 'the client closed the connection');
+    // The client's side is finished (its COM_QUIT, if any, was just relayed): close both sockets
+    // at once, without shutdown(2) or a close_notify it will not read (end-socket.ts).
+    closeFinished(this.backend);
+    closeFinished(this.client);
   };
 
   private readonly onBackendEnd = (): void => {

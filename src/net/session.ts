@@ -18,7 +18,6 @@ import { SessionRecord } from './session-record';
 import type { SocketLike } from './socket-like';
 
 export { displayAddress } from './client-leg';
-export { KEEPALIVE_MS } from './dialer';
 
 export interface SessionSettings extends BackendLegSettings {
   handshakeTimeoutMs: number;

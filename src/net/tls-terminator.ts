@@ -24,7 +24,6 @@ export class TlsTerminator {
   constructor(
     credentials: LoadedCredentials,
     private readonly policy: TlsPolicy,
-    handshakeTimeoutMs: number,
     /** Seconds a session (ticket) stays resumable (--tls-session-timeout). */
     private readonly sessionTimeoutS: number,
     /** Two-way TLS (--client-ca): CA certificates that client certificates must chain to. */
@@ -32,7 +31,11 @@ export class TlsTerminator {
   ) {
     this.server = tls.createServer({
       ...this.contextOptions(credentials),
-      handshakeTimeout: handshakeTimeoutMs,
+      // No per-socket TLS timer: the session's handshake timer (--handshake-timeout, started
+      // earlier, same length) already bounds the TLS phase and counts it as a 'timeout' failure.
+      // Node's would be an idle timer refreshed on every read and write. 0 means 120 s to Node;
+      // a negative value disables it (tls.Server: `handshakeTimeout > 0`).
+      handshakeTimeout: -1,
       // One-way TLS (as TiDB Cloud) unless --client-ca. The verdict is not left to OpenSSL
       // (rejectUnauthorized: false): the session refuses unverified clients with a MySQL ERR they can read.
       requestCert: clientCa !== undefined,

@@ -55,7 +55,9 @@ function createServer(
     {
       listen: listen.address,
       maxConnections: listen.maxConnections,
+      tcpKeepaliveMs: listen.tcpKeepaliveS * 1000,
       session: {
+        tcpKeepaliveMs: listen.tcpKeepaliveS * 1000,
         backend: backend.address,
         backendLocalAddress: backend.localAddress,
         handshakeTimeoutMs: listen.handshakeTimeoutMs,
@@ -90,13 +92,7 @@ export function proxyPart(
   let credentials = initial;
   const clientCa = config.tls.clientCa ? readConfiguredFile(config.tls.clientCa, '--client-ca') : undefined;
   const policy = tlsPolicy(config);
-  const tls = new TlsTerminator(
-    credentials,
-    policy,
-    config.listen.handshakeTimeoutMs,
-    config.tls.sessionTimeoutS,
-    clientCa,
-  );
+  const tls = new TlsTerminator(credentials, policy, config.tls.sessionTimeoutS, clientCa);
   const access = createAccessPolicy(config);
   const server = createServer(config, { ...deps, tls, policy: access });
   const certificates = new CertificateReloader(

@@ -88,7 +88,9 @@ beforeAll(async () => {
   );
   caFile = paths.caCert;
   db = await startMariaDb({ tls: { cert: paths.serverCert, key: paths.serverKey, ca: paths.caCert } });
-  proxy = await startProxy({ backendPort: db.port });
+  // No readiness probes during the run: each is a login MariaDB would count next to the bench's
+  // (the first test compares MariaDB's Connections with the bench's count).
+  proxy = await startProxy({ backendPort: db.port, args: ['--backend-probe-interval', '3600000'] });
 });
 
 afterAll(async () => {
@@ -161,18 +163,19 @@ describe('against MariaDB with native TLS', () => {
       '--password',
       password,
       '--rate',
-      '40',
+      '20',
       '--duration',
       '2',
       '--json',
     ]);
     expect(run.code).toBe(0);
     expect(run.json.loop).toBe('open');
-    expect(run.json.attempts).toBe(80);
-    expect(run.json.connections).toBe(80);
-    // 80 arrivals scheduled over 2 s; the last one finishes a little after
-    expect(run.json.rate).toBeGreaterThan(34);
-    expect(run.json.rate).toBeLessThanOrEqual(41);
+    expect(run.json.attempts).toBe(40);
+    expect(run.json.connections).toBe(40);
+    // 40 arrivals scheduled over 2 s (a rate a busy shared CI machine sustains); the last one
+    // finishes a little after
+    expect(run.json.rate).toBeGreaterThan(17);
+    expect(run.json.rate).toBeLessThanOrEqual(21);
   });
 
   it('classifies a wrong password as mysql_err 1045 and exits 1 when nothing succeeded', async () => {
@@ -211,15 +214,16 @@ describe('against the proxy', () => {
       proxy.caFile,
       '--tls-version',
       'TLSv1.3',
-      '--duration',
-      '2',
+      '--connections',
+      '40',
       '--concurrency',
       '4',
       '--json',
     ]);
     expect(run.code).toBe(0);
+    // A count, not a duration: on a busy shared machine 2 s may hold only a few connections
     const n = run.json.connections;
-    expect(n).toBeGreaterThan(20);
+    expect(n).toBe(40);
     expect(run.json.errors).toBe(0);
     expect(run.json.attempts).toBe(n);
     expect(await metricReaches('tls_handshakes_total', labels, handshakes + n)).toBe(handshakes + n);

@@ -128,6 +128,7 @@ const SETTINGS: SessionSettings = {
   // Generous: the machine may be loaded; the timeout test sets its own.
   handshakeTimeoutMs: 10_000,
   backendConnectTimeoutMs: 5_000,
+  tcpKeepaliveMs: 0,
   handshake: { ...DEFAULT_HANDSHAKE_OPTIONS },
   backendProxyProtocol: 'off',
   proxyProtocolWaitMs: 100,
