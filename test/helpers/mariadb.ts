@@ -36,6 +36,10 @@ export interface MariaDbOptions {
   /** Extra mariadbd options, appended last so they override the defaults. */
   extraArgs?: string[];
   tls?: { cert: string; key: string; ca: string };
+  /** --ssl-cipher (TLS 1.2 cipher list; MariaDB also applies TLS 1.3 names in it). */
+  sslCipher?: string;
+  /** --tls-version, e.g. 'TLSv1.2' or 'TLSv1.3'. */
+  tlsVersion?: string;
 }
 
 export const TEST_USERS = {
@@ -310,6 +314,8 @@ class Instance implements MariaDbServer {
         `--ssl-ca=${path.resolve(tls.ca)}`,
       );
     }
+    if (this.options.sslCipher) args.push(`--ssl-cipher=${this.options.sslCipher}`);
+    if (this.options.tlsVersion) args.push(`--tls-version=${this.options.tlsVersion}`);
     return args.concat(this.options.extraArgs ?? []);
   }
 
