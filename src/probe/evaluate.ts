@@ -185,6 +185,7 @@ function chainFindings(facts: ScanFacts, policy: Policy, emit: Emit): void {
 /** Every finding, in a stable order, with the policy's severity overrides applied. */
 export function evaluate(facts: ScanFacts, policy: Policy): Finding[] {
   const findings: Finding[] = [];
+  if (facts.unreachable) return findings; // nothing was probed: exit code 2 says so
   const emit: Emit = (id, severity, reason) =>
     findings.push({ id, severity: policy.severities[id] ?? severity, reason });
   versionFindings(facts, policy, emit);
