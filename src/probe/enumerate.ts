@@ -121,13 +121,18 @@ const dhBits = (socket: tls.TLSSocket): number | undefined =>
 
 async function enumerateGroups(ctx: Ctx): Promise<{ groups: string[]; dheBits?: number }> {
   const tls13 = ctx.version === 'TLSv1.3';
-  const names = tls13 ? [...EC_GROUPS, ...FFDHE_GROUPS] : EC_GROUPS;
+  const names = tls13 ? [...FFDHE_GROUPS.slice().reverse(), ...EC_GROUPS] : EC_GROUPS;
   const ciphers = tls13 ? undefined : `kECDHE:${NOT_PSK}:${ANY}`;
   const [accepted, dheBits] = await Promise.all([
     Promise.all(names.map((group) => ask(ctx, { ecdhCurve: group, ciphers }, () => group))),
     tls13 ? undefined : ask(ctx, { ciphers: `kDHE:${NOT_PSK}:${ANY}` }, dhBits),
   ]);
-  return { groups: accepted.filter((g): g is string => g !== undefined), dheBits: dheBits ?? undefined };
+  const order = [...EC_GROUPS, ...FFDHE_GROUPS];
+  const groups = accepted.filter((g): g is string => g !== undefined);
+  return {
+    groups: groups.sort((a, b) => order.indexOf(a) - order.indexOf(b)),
+    dheBits: dheBits ?? undefined,
+  };
 }
 
 async function enumerateSigalgs(ctx: Ctx): Promise<string[]> {
@@ -152,9 +157,11 @@ export async function enumerateVersion(
   >
 > {
   const ctx: Ctx = { target, limit, version, errors: [] };
-  const [ciphers, groups, signatureAlgorithms] = await Promise.all([
-    enumerateCiphers(ctx),
+  // Groups first: the limiter is first come, first served, and ffdhe6144/8192 handshakes take
+  // seconds of server CPU, so they should not start last.
+  const [groups, ciphers, signatureAlgorithms] = await Promise.all([
     enumerateGroups(ctx),
+    enumerateCiphers(ctx),
     enumerateSigalgs(ctx),
   ]);
   const serverCipherOrder = await serverOrder(ctx, ciphers);
