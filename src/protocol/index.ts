@@ -9,3 +9,5 @@ export * from './auth-packets';
 export * from './errors';
 export * from './commands';
 export * from './ok-packet';
+export * from './tls-hello';
+export * from './x509-signature';

@@ -41,6 +41,10 @@ export interface MariaDbOptions {
    * (`port` is then a number nothing listens on).
    */
   skipNetworking?: boolean;
+  /** --ssl-cipher (TLS 1.2 cipher list; MariaDB also applies TLS 1.3 names in it). */
+  sslCipher?: string;
+  /** --tls-version, e.g. 'TLSv1.2' or 'TLSv1.3'. */
+  tlsVersion?: string;
 }
 
 export const TEST_USERS = {
@@ -316,6 +320,8 @@ class Instance implements MariaDbServer {
       );
     }
     if (this.options.skipNetworking) args.push('--skip-networking');
+    if (this.options.sslCipher) args.push(`--ssl-cipher=${this.options.sslCipher}`);
+    if (this.options.tlsVersion) args.push(`--tls-version=${this.options.tlsVersion}`);
     return args.concat(this.options.extraArgs ?? []);
   }
 

