@@ -11,7 +11,7 @@ import { TicketKeyRotation } from '../tls/ticket-keys';
 import { component, startComponents } from './lifecycle';
 import { closeErrorLogger, stopper, type Running } from './running';
 import { backendProbeFor, logListening, probeComponent, statusPart } from './status-components';
-import { ensureCertificates, readCredentials, readIfExists } from './tls-setup';
+import { ensureCertificates, readCredentials, readPublicCa } from './tls-setup';
 import { checkListenAddress } from './listen-check';
 import { WorkerPool } from './worker-pool';
 import type { AddressInfo } from 'node:net';
@@ -45,7 +45,7 @@ export async function runPrimary(config: ServeConfig, logger: Logger): Promise<R
           credentialsLoaded: true,
           backend: { reachable: probe.health.reachable, detail: probe.health.lastResult?.detail },
         }),
-      caPem: () => readIfExists(config.tls.caFile),
+      caPem: () => readPublicCa(config.tls.caFile),
     },
     logger,
   );
