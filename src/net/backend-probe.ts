@@ -8,6 +8,7 @@ import { isErrPacket, parseErrPacket } from '../protocol/err-packet';
 import { isGreeting, parseGreeting } from '../protocol/greeting';
 import { encodePacket, parsePacketHeader, PACKET_HEADER_SIZE } from '../protocol/packet';
 import { encodeProxyV2Local } from '../protocol/proxy-protocol';
+import { serverKind, type ServerKind } from '../protocol/server-kind';
 import type { Logger } from '../observability/logger';
 import type { ProxyMetrics } from '../observability/metrics';
 
@@ -16,6 +17,8 @@ export interface ProbeResult {
   /** What happened, for logs and the /readyz body: "ECONNREFUSED", "greeting then ERR 1045", ... */
   detail: string;
   durationMs: number;
+  /** Which database greeted, once one did (src/protocol/server-kind.ts). */
+  serverKind?: ServerKind;
 }
 
 export interface ProbeTarget {
@@ -51,6 +54,7 @@ export function probeBackend(target: ProbeTarget): Promise<ProbeResult> {
     let greeted = false;
     let rounds = 0;
     let plugin: string | undefined;
+    let database: ServerKind | undefined;
     const socket = net.connect({
       host: target.backend.host,
       port: target.backend.port,
@@ -73,7 +77,7 @@ export function probeBackend(target: ProbeTarget): Promise<ProbeResult> {
       if (destroy) socket.destroy();
       else socket.end();
       socket.resume(); // drain anything else until the database closes its side
-      resolve({ ok, detail, durationMs: performance.now() - started });
+      resolve({ ok, detail, durationMs: performance.now() - started, serverKind: database });
     };
 
     const onPacket = (sequenceId: number, payload: Buffer): void => {
@@ -89,6 +93,7 @@ export function probeBackend(target: ProbeTarget): Promise<ProbeResult> {
         }
         greeted = true;
         const greeting = parseGreeting(payload);
+        database = serverKind(greeting);
         plugin = greeting.authPluginName === 'caching_sha2_password' ? greeting.authPluginName : undefined;
         socket.write(encodePacket(abortedLoginResponse(greeting), (sequenceId + 1) & 0xff));
         return;

@@ -9,6 +9,7 @@ import { METRIC_PREFIX, ProxyMetrics } from '../observability/metrics';
 import { computeReadiness } from '../observability/readiness';
 import { TicketKeyRotation } from '../tls/ticket-keys';
 import { component, startComponents } from './lifecycle';
+import { plainTidbCheck } from './plain-tidb-check';
 import { closeErrorLogger, stopper, type Running } from './running';
 import { backendProbeFor, logListening, probeComponent, statusPart } from './status-components';
 import { ensureCertificates, readCredentials, readPublicCa } from './tls-setup';
@@ -73,6 +74,7 @@ export async function runPrimary(config: ServeConfig, logger: Logger): Promise<R
         () => tickets.stop(),
       ),
       status.component,
+      plainTidbCheck(config, logger),
       ...(config.status.address ? [probeComponent(probe)] : []),
       workers,
     ],
