@@ -133,7 +133,16 @@ function chainsTo(chain: crypto.X509Certificate[], authorities: crypto.X509Certi
   );
 }
 
-/** Options shared by every client-facing TLS context: TLS 1.2+ only, ever. */
+/**
+ * No renegotiation, by either side: a TLS 1.2 client asking to renegotiate gets a no_renegotiation
+ * alert and its connection ends. Client-initiated renegotiation lets one client make the proxy do
+ * full handshakes at will (CVE-2011-1473), and nothing in the MySQL protocol needs it. TLS 1.3 has
+ * no renegotiation at all. https://www.openssl.org/docs/man3.0/man3/SSL_CTX_set_options.html
+ * (Node adds SSL_OP_CIPHER_SERVER_PREFERENCE for honorCipherOrder on top of these.)
+ */
+export const SECURE_OPTIONS = crypto.constants.SSL_OP_NO_RENEGOTIATION;
+
+/** Options shared by every client-facing TLS context: TLS 1.2+ only, ever; no renegotiation. */
 export function secureContextOptions(policy: TlsPolicy): tls.SecureContextOptions {
   return {
     minVersion: policy.minVersion,
@@ -141,6 +150,7 @@ export function secureContextOptions(policy: TlsPolicy): tls.SecureContextOption
     ciphers: policy.ciphers,
     ecdhCurve: policy.ecdhCurves,
     honorCipherOrder: true,
+    secureOptions: SECURE_OPTIONS,
   };
 }
 
