@@ -88,7 +88,7 @@ function main() {
       for (const c of data.commands) console.log(`  $ ${c}`);
     }
   }
-  console.log('\n## targets (2-core machine; "headline" = the configuration the README quotes)');
+  console.log('\n## targets (2-core machine; "headline" = the configuration docs/performance.md quotes)');
   console.log(
     h.table(
       ['', 'target', 'measured'],

@@ -20,7 +20,7 @@ import {
   renderConnectInfo,
   type ClientId,
   type ConnectTarget,
-} from '../tls/connect-examples';
+} from '../docs/connect-examples';
 import { parseCertificates } from '../tls/credentials';
 import { usageError } from './usage-error';
 

@@ -315,24 +315,7 @@ export class MysqlConnection {
     if (options.database) caps |= Capability.CONNECT_WITH_DB;
     let seq = first.sequenceId + 1;
     if (useTls) {
-      if (!hasCapability(greeting.capabilities, Capability.SSL)) {
-        throw new MysqlClientError({
-          kind: 'other',
-          stage: 'greeting',
-          message: 'the server does not offer TLS (CLIENT_SSL not in the greeting)',
-        });
-      }
-      caps |= Capability.SSL;
-      this.capabilities = caps >>> 0;
-      this.stage = 'tls';
-      const request = encodeSslRequest({
-        capabilities: this.capabilities,
-        maxPacketSize: MAX_PACKET_SIZE,
-        characterSet: UTF8MB4_GENERAL_CI,
-        filler: ZERO_FILLER,
-      });
-      this.socket.write(encodePacket(request, seq++));
-      await this.startTls();
+      await this.requestTls(greeting, caps, seq++);
       if (options.stopAfterTls) {
         this.disarmTimer();
         return;
@@ -340,27 +323,52 @@ export class MysqlConnection {
     } else {
       this.capabilities = caps >>> 0;
     }
+    await this.authenticate(greeting, seq, useTls);
+  }
 
+  /** SSLRequest, then the TLS handshake on the same socket. */
+  private async requestTls(greeting: Greeting, caps: number, seq: number): Promise<void> {
+    if (!hasCapability(greeting.capabilities, Capability.SSL)) {
+      throw new MysqlClientError({
+        kind: 'other',
+        stage: 'greeting',
+        message: 'the server does not offer TLS (CLIENT_SSL not in the greeting)',
+      });
+    }
+    this.capabilities = (caps | Capability.SSL) >>> 0;
+    this.stage = 'tls';
+    const request = encodeSslRequest({
+      capabilities: this.capabilities,
+      maxPacketSize: MAX_PACKET_SIZE,
+      characterSet: UTF8MB4_GENERAL_CI,
+      filler: ZERO_FILLER,
+    });
+    this.socket.write(encodePacket(request, seq));
+    await this.startTls();
+  }
+
+  /** HandshakeResponse, then auth switches and more-data rounds until OK (or ERR, thrown). */
+  private async authenticate(greeting: Greeting, firstSeq: number, useTls: boolean): Promise<void> {
+    const options = this.options;
     this.stage = 'auth';
     const password = options.password ?? '';
     let plugin = (SUPPORTED_AUTH_PLUGINS as readonly string[]).includes(greeting.authPluginName)
       ? greeting.authPluginName
       : 'mysql_native_password';
-    let nonce = greeting.authPluginData;
     const response = encodeHandshakeResponse({
       capabilities: this.capabilities,
       maxPacketSize: MAX_PACKET_SIZE,
       characterSet: UTF8MB4_GENERAL_CI,
       filler: ZERO_FILLER,
       username: Buffer.from(options.user, 'utf8'),
-      authResponse: authResponse(plugin, password, nonce, useTls),
+      authResponse: authResponse(plugin, password, greeting.authPluginData, useTls),
       database: options.database ? Buffer.from(options.database, 'utf8') : undefined,
       authPluginName: plugin,
     });
-    this.write(encodePacket(response, seq++));
+    this.write(encodePacket(response, firstSeq));
     for (;;) {
       const packet = await this.next();
-      seq = packet.sequenceId + 1;
+      const seq = packet.sequenceId + 1;
       const payload = packet.payload;
       switch (classifyServerAuthPacket(payload)) {
         case 'ok':
@@ -374,31 +382,12 @@ export class MysqlConnection {
         case 'auth-switch': {
           const request = parseAuthSwitch(payload);
           plugin = request.plugin;
-          nonce = request.data;
-          this.write(encodePacket(authResponse(plugin, password, nonce, useTls), seq));
+          this.write(encodePacket(authResponse(plugin, password, request.data, useTls), seq));
           break;
         }
         case 'auth-more-data':
-          if (plugin === 'caching_sha2_password' && payload.length === 2 && payload[1] === 0x03) {
-            break; // fast auth succeeded; OK follows
-          }
-          if (plugin === 'caching_sha2_password' && payload.length === 2 && payload[1] === 0x04) {
-            // full authentication: the password in clear, which is fine inside TLS only
-            if (!useTls) {
-              throw new MysqlClientError({
-                kind: 'other',
-                stage: 'auth',
-                message: 'caching_sha2_password full authentication without TLS needs RSA, not supported',
-              });
-            }
-            this.write(encodePacket(Buffer.concat([Buffer.from(password, 'utf8'), Buffer.from([0])]), seq));
-            break;
-          }
-          throw new MysqlClientError({
-            kind: 'other',
-            stage: 'auth',
-            message: `unexpected AuthMoreData for ${plugin}`,
-          });
+          this.answerMoreData(plugin, payload, password, useTls, seq);
+          break;
         default:
           throw new MysqlClientError({
             kind: 'other',
@@ -407,6 +396,35 @@ export class MysqlConnection {
           });
       }
     }
+  }
+
+  /** caching_sha2_password's AuthMoreData: fast auth done (0x03), or the password is due (0x04). */
+  private answerMoreData(
+    plugin: string,
+    payload: Buffer,
+    password: string,
+    useTls: boolean,
+    seq: number,
+  ): void {
+    const sha2 = plugin === 'caching_sha2_password' && payload.length === 2;
+    if (sha2 && payload[1] === 0x03) return; // fast auth succeeded; OK follows
+    if (sha2 && payload[1] === 0x04) {
+      // full authentication: the password in clear, which is fine inside TLS only
+      if (!useTls) {
+        throw new MysqlClientError({
+          kind: 'other',
+          stage: 'auth',
+          message: 'caching_sha2_password full authentication without TLS needs RSA, not supported',
+        });
+      }
+      this.write(encodePacket(Buffer.concat([Buffer.from(password, 'utf8'), Buffer.from([0])]), seq));
+      return;
+    }
+    throw new MysqlClientError({
+      kind: 'other',
+      stage: 'auth',
+      message: `unexpected AuthMoreData for ${plugin}`,
+    });
   }
 
   private startTls(): Promise<void> {

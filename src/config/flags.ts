@@ -7,6 +7,7 @@
  * Names are kebab-case as typed; the environment variable is MTP_ + the name in upper snake case
  * (--max-connections: MTP_MAX_CONNECTIONS); --config files use the name (or its camelCase form).
  */
+import { BACKEND_TLS_MODES, CONNECTION_LOG_MODES, LOG_FORMATS } from '../core/values';
 import * as P from './parse';
 
 export type CommandName = 'serve' | 'connect-info' | 'certs' | 'bench' | 'check';
@@ -22,6 +23,8 @@ export interface FlagSpec {
   readonly group?: string;
   readonly alias?: string;
   readonly choices?: readonly string[];
+  /** A string flag typed without a value (--require-secure-transport) means this. */
+  readonly bareValue?: string;
   /** Shown in --help instead of the default itself. */
   readonly defaultDescription?: string;
   /** Another text in some subcommand's --help. */
@@ -89,11 +92,11 @@ export const SERVE_FLAGS = [
     name: 'backend',
     type: 'string',
     default: '127.0.0.1:3306',
-    describe: 'The MySQL/TiDB/MariaDB server HOST:PORT',
+    describe: 'The MySQL/TiDB/MariaDB server HOST:PORT, or unix:/path/to/mysqld.sock for a local socket',
     commands: SERVE,
     group: NET,
     path: 'backend.address',
-    parse: (v, f) => P.hostPort(v, '', f),
+    parse: (v, f) => P.backendAddress(v, '', f),
   },
   {
     name: 'backend-local-address',
@@ -246,6 +249,28 @@ export const SERVE_FLAGS = [
     parse: (v, f) => P.int(v, 0, f, 60),
   },
   {
+    name: 'cert-reload-interval',
+    type: 'number',
+    default: 300,
+    describe:
+      'Seconds between content checks of --cert, --key and --ca-file (reloaded only when their bytes changed; catches renewals no file event reported); 0: off',
+    commands: SERVE,
+    group: TLS,
+    path: 'tls.reloadIntervalS',
+    parse: (v, f) => P.int(v, 300, f, 0),
+  },
+  {
+    name: 'cert-watch',
+    type: 'boolean',
+    default: true,
+    describe:
+      'Reload --cert, --key and --ca-file as soon as their directory reports a change (--no-cert-watch: only SIGHUP and --cert-reload-interval)',
+    commands: SERVE,
+    group: TLS,
+    path: 'tls.watch',
+    parse: (v, f) => P.bool(v, true, f),
+  },
+  {
     name: 'allow',
     type: 'list',
     default: ['127.0.0.1/32', '::1/128'],
@@ -257,13 +282,17 @@ export const SERVE_FLAGS = [
   },
   {
     name: 'require-secure-transport',
-    type: 'boolean',
+    // A string, so that 'warn' can be typed; the bare flag (and true/1) still means on.
+    type: 'string',
     default: false,
-    describe: 'Refuse plaintext logins with ERR 3159',
+    defaultDescription: 'off',
+    bareValue: 'on',
+    describe:
+      'Plaintext logins: on (bare flag) refuses them with ERR 3159; warn relays them but logs user and client address and counts them (connections_would_be_rejected_total); off',
     commands: SERVE,
     group: ACCESS,
     path: 'access.requireSecureTransport',
-    parse: (v, f) => P.bool(v, false, f),
+    parse: (v, f) => P.boolOrWord(v, false, f, 'warn'),
   },
   {
     name: 'allow-file',
@@ -273,6 +302,17 @@ export const SERVE_FLAGS = [
     group: ACCESS,
     path: 'access.allowFile',
     parse: (v, f) => P.optionalStr(v, f),
+  },
+  {
+    name: 'allow-file-reload-interval',
+    type: 'number',
+    default: 300,
+    describe:
+      'Seconds between content checks of --allow-file (reloaded only when its bytes changed; catches changes no file event reported); 0: off',
+    commands: SERVE,
+    group: ACCESS,
+    path: 'access.allowFileReloadIntervalS',
+    parse: (v, f) => P.int(v, 300, f, 0),
   },
   {
     name: 'client-ca',
@@ -320,16 +360,16 @@ export const SERVE_FLAGS = [
     type: 'string',
     default: 'off',
     describe:
-      'TLS to the backend: off, on (encrypt), verify (encrypt and verify with --backend-ca / --backend-server-name)',
+      'TLS to the backend: off, on (encrypt), verify-ca (encrypt and verify the chain with --backend-ca, any name), verify (also the name: --backend-server-name); not with a unix: backend',
     commands: SERVE,
     group: NET,
     path: 'backend.tls',
-    parse: (v, f) => P.oneOf(v, 'off', f, ['off', 'on', 'verify'] as const),
+    parse: (v, f) => P.oneOf(v, 'off', f, BACKEND_TLS_MODES),
   },
   {
     name: 'backend-ca',
     type: 'string',
-    describe: 'CA for --backend-tls verify (default: the system store)',
+    describe: 'CA for --backend-tls verify and verify-ca (default: the system store)',
     commands: SERVE,
     group: NET,
     path: 'backend.ca',
@@ -400,11 +440,33 @@ export const SERVE_FLAGS = [
     name: 'log-level',
     type: 'string',
     default: 'info',
-    describe: 'JSON log level on stdout: fatal, error, warn, info, debug, trace or silent',
+    describe: 'Log level: fatal, error, warn, info, debug, trace or silent',
     commands: SERVE,
     group: OBS,
     path: 'log.level',
     parse: (v, f) => P.logLevel(v, 'info', f),
+  },
+  {
+    name: 'log-format',
+    type: 'string',
+    default: 'auto',
+    describe:
+      'Log lines on stdout: json (one object a line, for shippers), pretty (for people), auto (pretty on a terminal, json otherwise)',
+    commands: SERVE,
+    group: OBS,
+    path: 'log.format',
+    parse: (v, f) => P.oneOf(v, 'auto', f, LOG_FORMATS),
+  },
+  {
+    name: 'log-connections',
+    type: 'string',
+    default: 'all',
+    describe:
+      'Per-connection close lines: all, errors (refusals, failures and errors only; not clean closes), none (metrics still count every one)',
+    commands: SERVE,
+    group: OBS,
+    path: 'log.connections',
+    parse: (v, f) => P.oneOf(v, 'all', f, CONNECTION_LOG_MODES),
   },
   {
     name: 'check-config',

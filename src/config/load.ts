@@ -120,7 +120,9 @@ export function resolveFlags(flags: readonly FlagSpec[], sources: FlagSources): 
     const env = envName(flag.name);
     let origin: Origin;
     let value: unknown;
-    if (fromArgv !== undefined) [value, origin] = [fromArgv, { source: 'flag' }];
+    if (fromArgv === '' && flag.bareValue !== undefined)
+      [value, origin] = [flag.bareValue, { source: 'flag' }];
+    else if (fromArgv !== undefined) [value, origin] = [fromArgv, { source: 'flag' }];
     else if (sources.env[env] !== undefined)
       [value, origin] = [sources.env[env], { source: 'env', where: env }];
     else if (sources.file && sources.file.values[flag.name] !== undefined)

@@ -8,6 +8,7 @@ import os from 'node:os';
 import { ConfigError } from '../core/errors';
 import { parseCidrList } from '../policy/cidr';
 import { LOG_LEVELS, TLS_VERSIONS, type LogLevel, type TlsVersion } from '../core/values';
+import { parseBackendAddress, type BackendAddress } from './backend-address';
 import { parseHostPort, type HostPort } from './host-port';
 
 /** A repeated flag arrives as an array: the last one wins. */
@@ -37,6 +38,25 @@ export function bool(value: unknown, fallback: boolean, flag: string): boolean {
   if (value === 'true' || value === '1') return true;
   if (value === 'false' || value === '0') return false;
   throw new ConfigError(`${flag} must be true or false, got '${String(value)}'`);
+}
+
+/**
+ * A boolean that also takes one word (--require-secure-transport=warn). As a string flag its bare
+ * form arrives as '', which means on, like the boolean it was.
+ */
+export function boolOrWord<W extends string>(
+  value: unknown,
+  fallback: boolean,
+  flag: string,
+  word: W,
+): boolean | W {
+  value = last(value);
+  if (value === word) return word;
+  if (value === '' || value === 'on') return true;
+  if (value === 'off') return false;
+  if (typeof value === 'boolean' || value === undefined || value === null) return bool(value, fallback, flag);
+  if (['true', 'false', '1', '0'].includes(String(value))) return bool(String(value), fallback, flag);
+  throw new ConfigError(`${flag} must be on, off or ${word}, got '${String(value)}'`);
 }
 
 export function num(value: unknown, fallback: number | undefined, flag: string): number | undefined {
@@ -88,6 +108,11 @@ export function tlsVersion(value: unknown, fallback: TlsVersion, flag: string): 
 
 export function hostPort(value: unknown, fallback: string, flag: string): HostPort {
   return parseHostPort(str(value, fallback, flag), flag);
+}
+
+/** --backend: HOST:PORT or unix:/path. */
+export function backendAddress(value: unknown, fallback: string, flag: string): BackendAddress {
+  return parseBackendAddress(str(value, fallback, flag), flag);
 }
 
 /** HOST:PORT or 'off'. */

@@ -1,7 +1,15 @@
 import fs from 'node:fs';
 import tls from 'node:tls';
 import { ConfigError } from '../core/errors';
-import { TLS_VERSIONS, type LogLevel, type TlsVersion } from '../core/values';
+import {
+  TLS_VERSIONS,
+  type BackendTlsMode,
+  type ConnectionLogMode,
+  type LogFormat,
+  type LogLevel,
+  type TlsVersion,
+} from '../core/values';
+import { isUnixSocket, type BackendAddress } from './backend-address';
 import { camelName, SERVE_DEFAULTS, SERVE_FLAGS, type FlagSpec } from './flags';
 import type { HostPort } from './host-port';
 
@@ -16,11 +24,11 @@ export interface ServeConfig {
     workers: number;
   };
   backend: {
-    address: HostPort;
+    address: BackendAddress;
     localAddress?: string;
     connectTimeoutMs: number;
     proxyProtocol: 'off' | 'v2';
-    tls: 'off' | 'on' | 'verify';
+    tls: BackendTlsMode;
     ca?: string;
     serverName?: string;
     /** Add _client_ip/_client_port/_client_tls_* connection attributes to logins. */
@@ -41,16 +49,23 @@ export interface ServeConfig {
     sessionTimeoutS: number;
     ticketKeyRotationS: number;
     clientCa?: string;
+    /** Seconds between content checks of the files (0: none). */
+    reloadIntervalS: number;
+    /** Reload on file-system events too. */
+    watch: boolean;
   };
   access: {
     allow: string[];
     allowFile?: string;
-    requireSecureTransport: boolean;
+    /** Seconds between content checks of --allow-file (0: none). */
+    allowFileReloadIntervalS: number;
+    /** true: refuse plaintext logins; 'warn': relay, log and count them. */
+    requireSecureTransport: boolean | 'warn';
     proxyProtocolFrom: string[];
     proxyProtocolWaitMs: number;
   };
   status: { address?: HostPort };
-  log: { level: LogLevel };
+  log: { level: LogLevel; format: LogFormat; connections: ConnectionLogMode };
 }
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
@@ -76,6 +91,7 @@ export function buildServeConfig(values: Readonly<Record<string, unknown>>): Ser
     throw new ConfigError(`--tls-min-version ${minVersion} is above --tls-max-version ${maxVersion}`);
   }
   checkTlsSettings(serve.tls.ciphers, serve.tls.ecdhCurves);
+  checkUnixBackend(serve.backend);
   serve.tls.generateIfMissing =
     serve.tls.cert === SERVE_DEFAULTS.cert && serve.tls.key === SERVE_DEFAULTS.key;
   return serve;
@@ -88,6 +104,25 @@ export function validateServeConfig(raw: Readonly<Record<string, unknown>>): Ser
     values[flag.name] = raw[flag.name] ?? raw[camelName(flag.name)];
   }
   return buildServeConfig(values);
+}
+
+/**
+ * A local socket has no network to protect and no host name to verify: TLS over it is refused
+ * rather than silently ignored, and so is a TCP source address.
+ */
+function checkUnixBackend(backend: ServeConfig['backend']): void {
+  if (!isUnixSocket(backend.address)) return;
+  const where = `--backend unix:${backend.address.socketPath}`;
+  if (backend.tls !== 'off') {
+    throw new ConfigError(
+      `--backend-tls ${backend.tls} cannot be used with ${where}: a local socket never leaves the host; use --backend-tls off or a HOST:PORT backend`,
+    );
+  }
+  if (backend.localAddress !== undefined) {
+    throw new ConfigError(
+      `--backend-local-address cannot be used with ${where} (it is a TCP source address)`,
+    );
+  }
 }
 
 /** Fails at startup, not at the first client, when OpenSSL rejects the cipher list or curves. */

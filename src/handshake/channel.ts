@@ -72,6 +72,15 @@ export class PacketChannel {
     return packet;
   }
 
+  /**
+   * The first packet the proxy writes on the client leg relays one the database chose the id of
+   * (its greeting, or its refusal instead): framed with that id, the leg counting on from it.
+   */
+  frameFirst(payload: Buffer, sequenceId: number): Buffer {
+    this.sequence = sequenceId & 0xff;
+    return this.frame(payload);
+  }
+
   /** `payload` framed with this leg's next id, which it takes. */
   frame(payload: Buffer): Buffer {
     const framed = encodePacket(payload, this.sequence);
@@ -82,6 +91,11 @@ export class PacketChannel {
   /** A command starts a new exchange: its packet is id 0. */
   startCommand(): void {
     this.sequence = 0;
+  }
+
+  /** Zeroes the received chunks the last packet read was copied from (see PacketReader.wipeLastSources). */
+  wipeLastSources(): void {
+    this.reader.wipeLastSources();
   }
 
   /** Everything buffered and not read (for the relay that takes over), the reader left empty. */

@@ -1,61 +1,8 @@
-/**
- * Why a session ended: a closed list that feeds both the log line and metric labels.
- * Adding a reason is fine; every reason must map to at most one rejection label.
- */
-export const CLOSE_REASONS = [
-  'client_quit', // the client sent COM_QUIT and the database closed the session, as it should
-  'client_closed', // the client ended the connection (without COM_QUIT, or while in the handshake)
-  'backend_closed', // the database ended the connection
-  'client_error', // socket error on the client leg
-  'backend_error', // socket error on the backend leg
-  'auth_failed', // the database answered the login with ERR (relayed to the client)
-  'backend_refused', // the database sent ERR instead of a greeting (relayed to the client)
-  'backend_unavailable', // the database could not be reached within --backend-connect-timeout
-  'max_connections', // --max-connections reached
-  'ip_not_allowed', // the client address is not on the access list
-  'insecure_transport', // plaintext client while --require-secure-transport is on
-  'handshake_timeout', // the connection phase did not finish within --handshake-timeout
-  'tls_handshake_failed', // the TLS handshake failed (version, cipher, certificate, garbage)
-  'client_certificate', // two-way TLS: the client presented no certificate, or one the CA did not sign
-  'bad_packet', // the client sent something that is not the MySQL protocol
-  'backend_protocol_error', // the database sent something that is not the MySQL protocol
-  'backend_tls_failed', // --backend-tls: the database offers no TLS, or its certificate did not verify
-  'proxy_protocol', // a missing, malformed or untrusted PROXY protocol header
-  'shutdown', // the proxy stopped and --drain-timeout ran out
-] as const;
-
-export type CloseReason = (typeof CLOSE_REASONS)[number];
-
-/** Labels of mysql_tls_proxy_connections_rejected_total (see shared interface). */
-export const REJECTION_REASONS = [
-  'ip_not_allowed',
-  'insecure_transport',
-  'max_connections',
-  'backend_unavailable',
-  'handshake_timeout',
-  'bad_packet',
-  'proxy_protocol',
-  'client_certificate',
-] as const;
-
-export type RejectionReason = (typeof REJECTION_REASONS)[number];
-
-/** The rejection label a close reason is counted under, if it is a refusal. */
-export function rejectionFor(reason: CloseReason): RejectionReason | undefined {
-  switch (reason) {
-    case 'ip_not_allowed':
-    case 'insecure_transport':
-    case 'max_connections':
-    case 'backend_unavailable':
-    case 'handshake_timeout':
-    case 'bad_packet':
-    case 'proxy_protocol':
-    case 'client_certificate':
-      return reason;
-    case 'backend_refused':
-    case 'backend_tls_failed':
-      return 'backend_unavailable';
-    default:
-      return undefined;
-  }
-}
+/** The closed label sets live in the leaf src/core/labels.ts (observability/ names them too). */
+export {
+  CLOSE_REASONS,
+  REJECTION_REASONS,
+  rejectionFor,
+  type CloseReason,
+  type RejectionReason,
+} from '../core/labels';

@@ -1,5 +1,5 @@
 import { proxyErrors, type ProxyError } from '../protocol/errors';
-import type { CloseReason } from './close-reason';
+import type { CloseReason, LoginWarning } from '../core/labels';
 import type { Transport } from './types';
 
 /**
@@ -8,8 +8,11 @@ import type { Transport } from './types';
  * database.
  */
 export interface LoginPolicy {
-  /** --require-secure-transport: plaintext logins are refused. */
-  requireSecureTransport: boolean;
+  /**
+   * --require-secure-transport: plaintext logins are refused (true), or relayed with a warning
+   * ('warn': the audit mode before turning it on, see docs/tls-adoption-audit.md).
+   */
+  requireSecureTransport: boolean | 'warn';
   /** --client-ca: a certificate signed by that CA is required, which implies TLS is required. */
   requireClientCertificate: boolean;
 }
@@ -17,8 +20,12 @@ export interface LoginPolicy {
 /** What the TLS handshake established about the client's certificate (absent: no TLS). */
 export type ClientCertificate = { verified: true } | { verified: false; why: string };
 
+/** A login the policy lets through but would refuse when enforcing: the caller logs and counts it. */
+export type { LoginWarning };
+
 export type LoginDecision =
-  { allowed: true } | { allowed: false; reason: CloseReason; error: ProxyError; detail: string };
+  | { allowed: true; warning?: LoginWarning }
+  | { allowed: false; reason: CloseReason; error: ProxyError; detail: string };
 
 export function decideLogin(
   policy: LoginPolicy,
@@ -29,6 +36,10 @@ export function decideLogin(
     if (policy.requireClientCertificate) {
       const error = proxyErrors.insecureTransport('a client certificate over TLS is required (--client-ca)');
       return { allowed: false, reason: 'insecure_transport', error, detail: 'plaintext login refused' };
+    }
+    if (policy.requireSecureTransport === 'warn') {
+      const detail = 'plaintext login relayed (--require-secure-transport=warn)';
+      return { allowed: true, warning: { reason: 'insecure_transport', detail } };
     }
     if (policy.requireSecureTransport) {
       const error = proxyErrors.insecureTransport();

@@ -1,6 +1,6 @@
 import type { ProxyError } from '../protocol/errors';
 import type { CloseReason } from './close-reason';
-import type { ClientCertificate } from './login-policy';
+import type { ClientCertificate, LoginWarning } from './login-policy';
 
 export type Transport = 'tls' | 'plain';
 
@@ -46,8 +46,18 @@ export type HandshakeAction =
   | { type: 'startTls'; pending: Buffer }
   /** Run the TLS handshake on the database socket (its SSLRequest has just been sent). */
   | { type: 'startBackendTls' }
-  /** The client's HandshakeResponse arrived (user name for logs; never auth data). */
-  | { type: 'login'; transport: Transport; user: string; database?: string; authPlugin?: string }
+  /**
+   * The client's HandshakeResponse arrived (user name for logs; never auth data). `warning`: the
+   * login policy lets it through but would refuse it when enforcing (--require-secure-transport=warn).
+   */
+  | {
+      type: 'login';
+      transport: Transport;
+      user: string;
+      database?: string;
+      authPlugin?: string;
+      warning?: LoginWarning;
+    }
   /**
    * The connection phase succeeded: flush these bytes and pipe both ways without parsing. With
    * `changeUser`, the session watches the client's commands for COM_CHANGE_USER, whose

@@ -61,17 +61,35 @@ export function planShares(plan: BenchPlan): LoadConfig[] {
 
 export function startBench(plan: BenchPlan): BenchRun {
   const shares = planShares(plan);
-  if (shares.length === 1) {
-    const runner = new LoadRunner(shares[0]);
-    const measuring = new Promise<void>((resolve) => (runner.onMeasuring = resolve));
-    return {
-      progress: () => ({ ...runner.progress }),
-      measuring,
-      interval: () => Promise.resolve([runner.takeInterval()]),
-      stop: () => runner.stop(),
-      result: runner.run().then((result) => mergeResults([result])),
-    };
-  }
+  return shares.length === 1 ? runInProcess(shares[0]) : runInWorkers(shares);
+}
+
+/** One share: no worker thread, the runner runs on this thread. */
+function runInProcess(share: LoadConfig): BenchRun {
+  const runner = new LoadRunner(share);
+  const measuring = new Promise<void>((resolve) => (runner.onMeasuring = resolve));
+  return {
+    progress: () => ({ ...runner.progress }),
+    measuring,
+    interval: () => Promise.resolve([runner.takeInterval()]),
+    stop: () => runner.stop(),
+    result: runner.run().then((result) => mergeResults([result])),
+  };
+}
+
+function sumProgress(live: LoadProgress[]): LoadProgress {
+  return live.reduce(
+    (sum, p) => ({
+      attempts: sum.attempts + p.attempts,
+      connections: sum.connections + p.connections,
+      errors: sum.errors + p.errors,
+    }),
+    { attempts: 0, connections: 0, errors: 0 },
+  );
+}
+
+/** One worker thread per share; progress, interval samples and results come back as messages. */
+function runInWorkers(shares: LoadConfig[]): BenchRun {
   const live: LoadProgress[] = shares.map(() => ({ attempts: 0, connections: 0, errors: 0 }));
   const workers: Worker[] = [];
   const finished: boolean[] = shares.map(() => false);
@@ -123,15 +141,7 @@ export function startBench(plan: BenchPlan): BenchRun {
       }),
   );
   return {
-    progress: () =>
-      live.reduce(
-        (sum, p) => ({
-          attempts: sum.attempts + p.attempts,
-          connections: sum.connections + p.connections,
-          errors: sum.errors + p.errors,
-        }),
-        { attempts: 0, connections: 0, errors: 0 },
-      ),
+    progress: () => sumProgress(live),
     measuring,
     interval: async () => {
       await Promise.all(

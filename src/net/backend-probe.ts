@@ -1,14 +1,15 @@
-import net from 'node:net';
+import type net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import type { HostPort } from '../config/host-port';
-import { formatHostPort } from '../config/host-port';
-import { abortedLoginResponse, authSwitchPlugin, dummyAuthData } from '../handshake/aborted-login';
-import { classifyServerAuthPacket } from '../protocol/auth-packets';
+import { formatBackendAddress, type BackendAddress } from '../config/backend-address';
+import { PacketChannel } from '../handshake/channel';
+import { PlaceholderLogin, type PlaceholderStep } from '../handshake/placeholder-login';
+import { COM_QUIT_PACKET } from '../protocol/commands';
 import { isErrPacket, parseErrPacket } from '../protocol/err-packet';
 import { isGreeting, parseGreeting } from '../protocol/greeting';
-import { encodePacket, parsePacketHeader, PACKET_HEADER_SIZE } from '../protocol/packet';
+import { type Packet, PacketTooLargeError } from '../protocol/packet';
 import { encodeProxyV2Local } from '../protocol/proxy-protocol';
 import { serverKind, type ServerKind } from '../protocol/server-kind';
+import { dialBackend } from './dialer';
 import type { Logger } from '../observability/logger';
 import type { ProxyMetrics } from '../observability/metrics';
 
@@ -22,7 +23,7 @@ export interface ProbeResult {
 }
 
 export interface ProbeTarget {
-  backend: HostPort;
+  backend: BackendAddress;
   localAddress?: string;
   timeoutMs: number;
   /**
@@ -32,117 +33,115 @@ export interface ProbeTarget {
   proxyProtocol?: 'off' | 'v2';
 }
 
-/** Auth-switch / more-data rounds the probe answers before it gives up (as the session's release). */
-const MAX_AUTH_ROUNDS = 4;
 /** A greeting or an auth packet larger than this is not a MySQL server talking. */
 const MAX_PROBE_PACKET = 64 * 1024;
-const COM_QUIT = Buffer.from([0x01]);
 
 /**
  * One probe: connect, read the greeting, and finish the login cleanly with the same placeholder
- * user the session uses when a client gives up (see handshake/aborted-login.ts). A bare TCP
+ * user the session uses when a client gives up (see handshake/placeholder-login.ts). A bare TCP
  * connect-and-close would be a *handshake* error to MySQL/MariaDB, counted towards
  * max_connect_errors for the proxy's address: a probe every few seconds would get every client
  * blocked. A failed password is not counted. The database answering the login at all (ERR or OK)
  * means it is up; a refusal instead of a greeting (host blocked, too many connections) does not.
  */
 export function probeBackend(target: ProbeTarget): Promise<ProbeResult> {
-  const started = performance.now();
-  return new Promise((resolve) => {
-    let settled = false;
-    let buffer: Buffer = Buffer.alloc(0);
-    let greeted = false;
-    let rounds = 0;
-    let plugin: string | undefined;
-    let database: ServerKind | undefined;
-    const socket = net.connect({
-      host: target.backend.host,
-      port: target.backend.port,
-      localAddress: target.localAddress,
-    });
-    socket.setNoDelay(true);
-    if (target.proxyProtocol === 'v2') socket.write(encodeProxyV2Local());
-    const timer = setTimeout(
-      () => finish(false, `no ${greeted ? 'login answer' : 'greeting'} within ${target.timeoutMs} ms`, true),
-      target.timeoutMs,
+  return new Promise((resolve) => new ProbeConnection(target, resolve).start());
+}
+
+/** One probe's connection: the socket events in, the placeholder login's exchange out. */
+class ProbeConnection {
+  private readonly started = performance.now();
+  private settled = false;
+  /** The probe's database leg: framing, sequence ids and the size cap, as the session's. */
+  private readonly leg = new PacketChannel('backend', MAX_PROBE_PACKET);
+  private responder?: PlaceholderLogin;
+  private database?: ServerKind;
+  private socket!: net.Socket;
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly target: ProbeTarget,
+    private readonly resolve: (result: ProbeResult) => void,
+  ) {}
+
+  start(): void {
+    const { backend, localAddress, timeoutMs, proxyProtocol } = this.target;
+    this.socket = dialBackend(backend, { localAddress });
+    if (proxyProtocol === 'v2') this.socket.write(encodeProxyV2Local());
+    this.timer = setTimeout(() => {
+      this.finish(false, `no ${this.responder ? 'login answer' : 'greeting'} within ${timeoutMs} ms`, true);
+    }, timeoutMs);
+    this.timer.unref();
+    this.socket.on('data', this.onData);
+    this.socket.on('error', (error: NodeJS.ErrnoException) =>
+      this.finish(false, error.code ?? error.message, true),
     );
-    timer.unref();
+    this.socket.on('close', () => this.finish(false, 'the database closed the connection during the probe'));
+  }
 
-    const finish = (ok: boolean, detail: string, destroy = false): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.off('data', onData);
-      // Ending (not destroying) after a complete exchange lets the database see an orderly close.
-      if (destroy) socket.destroy();
-      else socket.end();
-      socket.resume(); // drain anything else until the database closes its side
-      resolve({ ok, detail, durationMs: performance.now() - started, serverKind: database });
-    };
+  private readonly onData = (chunk: Buffer): void => {
+    this.leg.push(chunk);
+    try {
+      for (let packet = this.next(); packet && !this.settled; packet = this.next()) {
+        if (this.responder) this.onStep(this.responder.onServerPacket(packet.payload));
+        else this.onGreeting(packet);
+      }
+    } catch (error) {
+      if (error instanceof PacketTooLargeError) {
+        this.finish(false, 'the database sent an oversized packet during the handshake', true);
+      } else {
+        this.finish(false, `malformed handshake from the database: ${(error as Error).message}`, true);
+      }
+    }
+  };
 
-    const onPacket = (sequenceId: number, payload: Buffer): void => {
-      if (!greeted) {
-        if (isErrPacket(payload)) {
-          const err = safeErr(payload);
-          finish(false, `the database refused the connection: ERR ${err}`);
-          return;
-        }
-        if (!isGreeting(payload)) {
-          finish(false, 'the database did not send a MySQL greeting', true);
-          return;
-        }
-        greeted = true;
-        const greeting = parseGreeting(payload);
-        database = serverKind(greeting);
-        plugin = greeting.authPluginName === 'caching_sha2_password' ? greeting.authPluginName : undefined;
-        socket.write(encodePacket(abortedLoginResponse(greeting), (sequenceId + 1) & 0xff));
+  private next(): Packet | undefined {
+    return this.responder ? this.leg.read() : this.leg.readFirst();
+  }
+
+  private onGreeting(packet: Packet): void {
+    if (isErrPacket(packet.payload)) {
+      this.finish(false, `the database refused the connection: ERR ${safeErr(packet.payload)}`);
+      return;
+    }
+    if (!isGreeting(packet.payload)) {
+      this.finish(false, 'the database did not send a MySQL greeting', true);
+      return;
+    }
+    const greeting = parseGreeting(packet.payload);
+    this.database = serverKind(greeting);
+    const { login, responder } = PlaceholderLogin.start(greeting);
+    this.responder = responder;
+    this.socket.write(this.leg.frame(login));
+  }
+
+  private onStep(step: PlaceholderStep): void {
+    switch (step.action) {
+      case 'answer':
+        this.socket.write(this.leg.frame(step.payload));
         return;
-      }
-      const kind = classifyServerAuthPacket(payload);
-      if (kind === 'err') {
-        finish(true, `login answered with ERR ${safeErr(payload)}`);
-        return;
-      }
-      if (kind === 'ok') {
+      case 'refused':
+        return this.finish(true, `login answered with ERR ${safeErr(step.payload)}`);
+      case 'quit':
         // Someone created the placeholder user without a password: log out politely.
-        socket.write(encodePacket(COM_QUIT, 0));
-        finish(true, 'login answered with OK');
-        return;
-      }
-      if (++rounds > MAX_AUTH_ROUNDS) {
-        finish(true, `the database answered the login (${rounds - 1} auth rounds)`);
-        return;
-      }
-      if (kind === 'auth-switch') plugin = authSwitchPlugin(payload);
-      socket.write(encodePacket(dummyAuthData(plugin), (sequenceId + 1) & 0xff));
-    };
+        this.socket.write(COM_QUIT_PACKET);
+        return this.finish(true, 'login answered with OK');
+      case 'gave_up':
+        return this.finish(true, `the database answered the login (${step.rounds} auth rounds)`);
+    }
+  }
 
-    const onData = (chunk: Buffer): void => {
-      buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
-      try {
-        for (;;) {
-          const header = parsePacketHeader(buffer);
-          if (!header) return;
-          if (header.length > MAX_PROBE_PACKET) {
-            finish(false, 'the database sent an oversized packet during the handshake', true);
-            return;
-          }
-          const end = PACKET_HEADER_SIZE + header.length;
-          if (buffer.length < end) return;
-          const payload = buffer.subarray(PACKET_HEADER_SIZE, end);
-          buffer = buffer.subarray(end);
-          onPacket(header.sequenceId, payload);
-          if (settled) return;
-        }
-      } catch (error) {
-        finish(false, `malformed handshake from the database: ${(error as Error).message}`, true);
-      }
-    };
-
-    socket.on('data', onData);
-    socket.on('error', (error: NodeJS.ErrnoException) => finish(false, error.code ?? error.message, true));
-    socket.on('close', () => finish(false, 'the database closed the connection during the probe'));
-  });
+  private finish(ok: boolean, detail: string, destroy = false): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.socket.off('data', this.onData);
+    // Ending (not destroying) after a complete exchange lets the database see an orderly close.
+    if (destroy) this.socket.destroy();
+    else this.socket.end();
+    this.socket.resume(); // drain anything else until the database closes its side
+    this.resolve({ ok, detail, durationMs: performance.now() - this.started, serverKind: this.database });
+  }
 }
 
 function safeErr(payload: Buffer): string {
@@ -245,7 +244,7 @@ export class BackendProbe {
   private record(result: ProbeResult): void {
     this.last = result;
     const { logger, metrics } = this.deps;
-    const target = formatHostPort(this.options.backend);
+    const target = formatBackendAddress(this.options.backend);
     if (result.ok) {
       this.failures = 0;
       if (!this.reachableNow) {

@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 
 /** How long a closing socket may take to flush its last bytes before it is destroyed. */
 export const LINGER_MS = 5_000;
@@ -7,7 +7,7 @@ export const LINGER_MS = 5_000;
  * Sends `data` (if any), then closes without waiting for the peer: a refused or finished peer
  * must not keep a socket (and its memory) alive by never reading or never closing its side.
  */
-export function endSocket(socket: Socket, data?: Buffer): void {
+export function endSocket(socket: Duplex, data?: Buffer): void {
   if (socket.destroyed) return;
   if (socket.writableEnded) {
     socket.destroy();

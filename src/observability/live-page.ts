@@ -1,6 +1,7 @@
 /**
  * The live page at / on the status port, for people without Prometheus: TLS version and cipher
- * share, handshakes per second, handshake latency, active connections, refusals, certificate expiry.
+ * share, handshakes per second, handshake latency, active connections, refusals, certificate expiry;
+ * and the TLS adoption audit's chart and top clients (./live-audit-page.ts).
  *
  * Plain HTML, one stylesheet and one script, all served by the status server from these constants:
  * no build step, no external assets (works offline), and a strict Content-Security-Policy (no
@@ -8,6 +9,8 @@
  * itself, so the page shows exactly what a scraper sees. Each figure carries its raw value in
  * data-value (the text is formatted for people), which is what the page test compares.
  */
+
+import { LIVE_AUDIT_CARDS } from './live-audit-page';
 
 export const LIVE_PAGE_CSP = [
   "default-src 'none'",
@@ -28,6 +31,8 @@ export const LIVE_PAGE_HTML = `<!doctype html>
 <meta name="color-scheme" content="light dark">
 <title>mysql-tls-proxy · live</title>
 <link rel="stylesheet" href="live.css">
+<link rel="stylesheet" href="live-audit.css">
+<script src="live-audit.js" defer></script>
 <script src="live.js" defer></script>
 </head>
 <body>
@@ -53,9 +58,10 @@ export const LIVE_PAGE_HTML = `<!doctype html>
     <article class="card"><h2>Active connections</h2><table id="active"><tbody></tbody></table></article>
     <article class="card"><h2>Refusals</h2><table id="rejections"><thead><tr><th>connection refused: reason</th><th class="num">count</th></tr></thead><tbody></tbody></table><table id="tls-failures"><thead><tr><th>TLS handshake failed: reason</th><th class="num">count</th></tr></thead><tbody></tbody></table></article>
     <article class="card"><h2>Traffic</h2><table id="traffic"><tbody></tbody></table></article>
+    ${LIVE_AUDIT_CARDS}
   </section>
 </main>
-<footer class="muted small">Raw data: <a href="metrics">/metrics</a> · <a href="readyz">/readyz</a> · <a href="healthz">/healthz</a> · CA certificate: <a href="ca.pem">/ca.pem</a> · refreshes every 2 s</footer>
+<footer class="muted small">Raw data: <a href="metrics">/metrics</a> · <a href="clients">/clients</a> · <a href="readyz">/readyz</a> · <a href="healthz">/healthz</a> · CA certificate: <a href="ca.pem">/ca.pem</a> · refreshes every 2 s</footer>
 </body>
 </html>
 `;
@@ -432,7 +438,10 @@ export const LIVE_PAGE_JS = String.raw`(function (root) {
       })
       .then(function (text) {
         var now = Date.now() / 1000;
-        render(summarize(parsePrometheus(text)), now);
+        var summary = summarize(parsePrometheus(text));
+        render(summary, now);
+        // live-audit.js (src/observability/live-audit-page.ts) charts and lists from each scrape.
+        document.dispatchEvent(new CustomEvent('mtp:scrape', { detail: { t: now, summary: summary } }));
         errorNode.hidden = true;
         var updated = document.getElementById('updated');
         updated.textContent = 'updated ' + new Date(now * 1000).toLocaleTimeString();

@@ -1,22 +1,25 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { REJECTION_REASONS, type RejectionReason } from '../handshake/close-reason';
+import {
+  REJECTION_REASONS,
+  TLS_FAILURE_REASONS,
+  TRANSPORTS,
+  WOULD_BE_REJECTED_REASONS,
+  type RejectionReason,
+  type TransportLabel,
+} from '../core/labels';
 import { TLS_VERSIONS } from '../core/values';
+import { ClientAudit } from './client-audit';
 
-/** Metric names and labels are part of the interface (README); every label value comes from a closed set. */
+/**
+ * Metric names and labels are fixed public names (docs/metrics.md): renaming one breaks users' dashboards
+ * and alerts. Every label value comes from a closed set.
+ */
 export const METRIC_PREFIX = 'mysql_tls_proxy_';
 
-export const TLS_FAILURE_REASONS = [
-  'unsupported_protocol',
-  'no_shared_cipher',
-  'timeout',
-  'client_closed',
-  'other',
-] as const;
-export type TlsFailureReason = (typeof TLS_FAILURE_REASONS)[number];
-export const TRANSPORTS = ['tls', 'plain', 'pending'] as const;
-export type TransportLabel = (typeof TRANSPORTS)[number];
+export { TLS_FAILURE_REASONS, TRANSPORTS, type TlsFailureReason, type TransportLabel } from '../core/labels';
+export { WOULD_BE_REJECTED_REASONS } from '../core/labels';
 
 /**
  * prom-client's defaults that `promtool check metrics` rejects: gauges named like counters
@@ -77,7 +80,7 @@ export class ProxyMetrics {
     registers: [this.registry],
   });
 
-  /** Added to the interface's table: how many of tls_handshakes_total resumed a session (ticket). */
+  /** How many of tls_handshakes_total resumed a session (ticket). */
   readonly tlsSessionsResumed = new Counter({
     name: `${METRIC_PREFIX}tls_sessions_resumed_total`,
     help: 'Client TLS handshakes that resumed an earlier session (ticket or PSK) instead of a full handshake, by protocol version.',
@@ -124,6 +127,17 @@ export class ProxyMetrics {
     registers: [this.registry],
   });
 
+  /** Added to the interface's table: the audit count of --require-secure-transport=warn. */
+  readonly connectionsWouldBeRejected = new Counter({
+    name: `${METRIC_PREFIX}connections_would_be_rejected_total`,
+    help: 'Logins relayed under --require-secure-transport=warn that "on" would have refused, by reason (docs/tls-adoption-audit.md).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  /** Who logs in how (user, client address, transport, TLS version): /clients, never a metric label. */
+  readonly clients = new ClientAudit();
+
   readonly auth = new Counter({
     name: `${METRIC_PREFIX}auth_total`,
     help: 'Logins as answered by the database (OK or ERR at the end of the connection phase).',
@@ -160,7 +174,7 @@ export class ProxyMetrics {
     registers: [this.registry],
   });
 
-  /** Added to the interface's table: identity of the served certificate, value 1, one series. */
+  /** Identity of the served certificate, value 1, one series. */
   readonly certificateInfo = new Gauge({
     name: `${METRIC_PREFIX}certificate_info`,
     help: 'The server certificate being served (value 1): serial (hex), issuer and subject (RFC 2253-like, comma separated) and notAfter (ISO 8601). A reload replaces the series.',
@@ -169,7 +183,7 @@ export class ProxyMetrics {
     aggregator: 'max', // --workers: one series per certificate served by any worker, value 1
   });
 
-  /** Added to the interface's table: when the served certificate was put into service. */
+  /** When the served certificate was put into service. */
   readonly certificateLastReload = new Gauge({
     name: `${METRIC_PREFIX}certificate_last_reload_timestamp_seconds`,
     help: 'When the served certificate was last loaded, as a Unix timestamp: at startup, then on every reload that changed it (certificate_reloads_total{result="ok"}).',
@@ -177,7 +191,7 @@ export class ProxyMetrics {
     aggregator: 'min', // --workers: the worker that loaded it longest ago (one that missed a reload shows)
   });
 
-  /** Added to the interface's table: how long client connections last. */
+  /** How long client connections last. */
   readonly connectionDuration = new Histogram({
     name: `${METRIC_PREFIX}connection_duration_seconds`,
     help: 'Client connection lifetimes, from accept to both sides closed, observed when the connection ends, by transport ("pending": ended before choosing TLS or plaintext, e.g. refused).',
@@ -187,7 +201,7 @@ export class ProxyMetrics {
     registers: [this.registry],
   });
 
-  /** Added to the interface's table: what is running, value 1. */
+  /** What is running, value 1. */
   readonly buildInfo = new Gauge({
     name: `${METRIC_PREFIX}build_info`,
     help: 'Version of mysql-tls-proxy, of Node.js and of the OpenSSL it uses (value 1).',
@@ -196,7 +210,7 @@ export class ProxyMetrics {
     aggregator: 'max', // --workers: 1, not the number of processes
   });
 
-  /** Added to the interface's table: the backend probe's verdict, the same one /readyz uses. */
+  /** The backend probe's verdict, the same one /readyz uses. */
   readonly backendUp = new Gauge({
     name: `${METRIC_PREFIX}backend_up`,
     help: "Whether the database answers the proxy's probes (a clean login attempt every few seconds): 0 after several consecutive failures, 1 again after one success.",
@@ -217,6 +231,7 @@ export class ProxyMetrics {
     // Zero-initialise the closed label sets so dashboards and rate() see every series from the start.
     for (const reason of REJECTION_REASONS) this.connectionsRejected.inc({ reason }, 0);
     for (const reason of TLS_FAILURE_REASONS) this.tlsHandshakeFailures.inc({ reason }, 0);
+    for (const reason of WOULD_BE_REJECTED_REASONS) this.connectionsWouldBeRejected.inc({ reason }, 0);
     for (const version of TLS_VERSIONS) this.tlsSessionsResumed.inc({ version }, 0);
     for (const transport of TRANSPORTS) this.connectionsActive.set({ transport }, 0);
     for (const transport of ['tls', 'plain'] as const) this.connections.inc({ transport }, 0);

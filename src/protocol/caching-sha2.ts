@@ -13,14 +13,6 @@ export const PERFORM_FULL_AUTHENTICATION = Buffer.from([0x01, 0x04]);
 /** The client's request for the server's public key. */
 export const REQUEST_PUBLIC_KEY = Buffer.from([0x02]);
 
-/** The scramble an AuthSwitchRequest (0xfe, plugin NUL, data) carries, without its trailing NUL. */
-export function authSwitchScramble(payload: Buffer): Buffer | undefined {
-  const nameEnd = payload.indexOf(0, 1);
-  if (nameEnd < 0) return undefined;
-  const data = payload.subarray(nameEnd + 1);
-  return data.length > 0 && data[data.length - 1] === 0 ? data.subarray(0, -1) : data;
-}
-
 /**
  * RSA-OAEP(SHA-1) of (password NUL) XOR scramble. `passwordWithNul` is what a client sends in clear
  * over TLS. The intermediate buffer is wiped; the caller wipes the password.

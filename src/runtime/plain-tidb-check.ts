@@ -6,7 +6,7 @@
  * whatever --status says (the readiness probe runs only with a status port); never fatal: a
  * database that is down means no warning, not a failed start.
  */
-import { formatHostPort } from '../config/host-port';
+import { formatBackendAddress } from '../config/backend-address';
 import type { ServeConfig } from '../config/serve-config';
 import { probeBackend, type ProbeResult, type ProbeTarget } from '../net/backend-probe';
 import type { Logger } from '../observability/logger';
@@ -30,7 +30,7 @@ export function plainTidbCheck(
       timeoutMs: backend.connectTimeoutMs,
     }).then(
       (result) => {
-        const target = formatHostPort(backend.address);
+        const target = formatBackendAddress(backend.address);
         logger.debug(
           {
             event: 'backend_kind_checked',

@@ -1,7 +1,7 @@
 /**
  * The --workers primary owns what must exist once: first-run certificates, ticket key rotation
  * (one key set for all workers: a client resumes whichever worker it reaches), the status port
- * (metrics summed over workers), the backend probe, and the workers themselves.
+ * (metrics summed over workers, /clients merged), the backend probe, and the workers themselves.
  */
 import type { ServeConfig } from '../config/serve-config';
 import type { Logger } from '../observability/logger';
@@ -39,6 +39,7 @@ export async function runPrimary(config: ServeConfig, logger: Logger): Promise<R
             (m) => !m.name.startsWith(METRIC_PREFIX) || m.name === `${METRIC_PREFIX}backend_up`,
           ),
         ),
+      clients: (limit) => pool.clients(limit),
       readiness: () =>
         computeReadiness({
           listening: pool.listeningCount > 0,

@@ -74,6 +74,7 @@ function createServer(
         },
         backendProxyProtocol: backend.proxyProtocol,
         proxyProtocolWaitMs: access.proxyProtocolWaitMs,
+        logConnections: config.log.connections,
       },
     },
     deps,
@@ -129,12 +130,19 @@ export function proxyPart(
       listener,
       component(
         'certificate reloader',
-        () => certificates.start(),
+        () =>
+          certificates.start({
+            watch: config.tls.watch,
+            contentCheckMs: config.tls.reloadIntervalS * 1000,
+          }),
         () => certificates.close(),
       ),
       component(
         'allow-file reloader',
-        () => void (accessList = startAllowFileReloader(access, deps.logger)),
+        () =>
+          void (accessList = startAllowFileReloader(access, deps.logger, {
+            contentCheckMs: config.access.allowFileReloadIntervalS * 1000,
+          })),
         () => accessList?.close(),
       ),
     ],

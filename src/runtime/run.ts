@@ -7,7 +7,7 @@ import cluster from 'node:cluster';
 import { ConfigError } from '../core/errors';
 import type { ServeConfig } from '../config/serve-config';
 import { LogDestination } from '../observability/log-destination';
-import { createLogger, type Logger } from '../observability/logger';
+import { createLogger, stdoutLogOutput, type Logger } from '../observability/logger';
 import { runPrimary } from './primary';
 import type { Running } from './running';
 import { superviseSignals } from './signals';
@@ -40,7 +40,7 @@ function startupFailed(error: unknown, logger: Logger, exit: (code: number) => v
 
 export async function runServe(config: ServeConfig): Promise<void> {
   const destination = new LogDestination(1);
-  const root = createLogger(config.log.level, destination);
+  const root = createLogger(config.log.level, destination, stdoutLogOutput(config.log.format));
   const logger = cluster.isWorker ? root.child({ worker: process.pid }) : root;
   const exit = (code: number): void => {
     void destination.settle(LOG_SETTLE_MS).then(() => process.exit(code));

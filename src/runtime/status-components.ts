@@ -1,6 +1,7 @@
 /** What exists once per service: the status port and the backend readiness probe. */
 import type { AddressInfo } from 'node:net';
 import { ListenError } from '../core/errors';
+import { formatBackendAddress } from '../config/backend-address';
 import { formatHostPort, type HostPort } from '../config/host-port';
 import type { ServeConfig } from '../config/serve-config';
 import { BackendProbe } from '../net/backend-probe';
@@ -74,7 +75,7 @@ export function logListening(
     {
       event,
       listen,
-      backend: formatHostPort(config.backend.address),
+      backend: formatBackendAddress(config.backend.address),
       status: at.status ? formatHostPort({ host: at.status.address, port: at.status.port }) : 'off',
       workers: at.workers,
       tls: { min: policy.minVersion, max: policy.maxVersion },
@@ -87,6 +88,8 @@ export function logListening(
       allow: config.access.allow,
     },
     `mysql-tls-proxy listening on ${listen}` +
-      (at.workers ? ` with ${at.workers} workers` : `, backend ${formatHostPort(config.backend.address)}`),
+      (at.workers
+        ? ` with ${at.workers} workers`
+        : `, backend ${formatBackendAddress(config.backend.address)}`),
   );
 }

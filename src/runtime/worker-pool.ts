@@ -2,13 +2,14 @@
  * --workers N: N processes accept on one listening socket (the kernel spreads connections,
  * SCHED_NONE: no hop through the primary per connection). The pool forks them, waits until every
  * one listens (or reports why it cannot), re-forks one that dies later with a backoff, sums
- * their metrics, and drains them all on close.
+ * their metrics, merges their /clients reports, and drains them all on close.
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { AddressInfo } from 'node:net';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import { ConfigError, ListenError } from '../core/errors';
 import type { Logger } from '../observability/logger';
+import { mergeClientReports, type ClientReport } from '../observability/client-audit';
 import { nextQuickExits, reforkDelayMs } from './backoff';
 import type { MetricsJson, PrimaryMessage, WorkerMessage } from './ipc';
 
@@ -22,7 +23,7 @@ function send(worker: Worker, message: PrimaryMessage): void {
 export class WorkerPool {
   private readonly listening = new Map<number, AddressInfo>();
   private readonly bornAt = new Map<number, number>();
-  private readonly scrapes = new Map<number, { left: number; parts: MetricsJson[]; done: () => void }>();
+  private readonly scrapes = new Map<number, { left: number; parts: unknown[]; done: () => void }>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private nextScrape = 1;
   private quickExits = 0;
@@ -65,10 +66,10 @@ export class WorkerPool {
       const error =
         message.exitCode === 2 ? new ConfigError(message.message) : new ListenError(message.message);
       this.failStartup(error);
-    } else if (message.type === 'mtp:metrics') {
+    } else if (message.type === 'mtp:metrics' || message.type === 'mtp:clients') {
       const scrape = this.scrapes.get(message.id);
       if (!scrape) return;
-      scrape.parts.push(message.metrics);
+      scrape.parts.push(message.type === 'mtp:metrics' ? message.metrics : message.report);
       if (--scrape.left === 0) scrape.done();
     }
   }
@@ -133,18 +134,28 @@ export class WorkerPool {
 
   /** Every listening worker's metrics plus `own`, summed (gauges per their aggregator). */
   async aggregate(own: MetricsJson): Promise<Registry> {
-    const workers = this.workers().filter((w) => this.listening.has(w.id));
-    const parts: MetricsJson[] = [];
-    if (workers.length > 0) {
-      const id = this.nextScrape++;
-      await new Promise<void>((done) => {
-        this.scrapes.set(id, { left: workers.length, parts, done });
-        // A worker too busy to answer is left out of this scrape.
-        setTimeout(done, SCRAPE_TIMEOUT_MS).unref();
-        for (const worker of workers) send(worker, { type: 'mtp:metrics-request', id });
-      });
-      this.scrapes.delete(id);
-    }
+    const parts = await this.gather<MetricsJson>((id) => ({ type: 'mtp:metrics-request', id }));
     return AggregatorRegistry.aggregate([...parts, own]);
+  }
+
+  /** Every listening worker's /clients report, merged (undefined when none answered). */
+  async clients(limit: number): Promise<ClientReport | undefined> {
+    const parts = await this.gather<ClientReport>((id) => ({ type: 'mtp:clients-request', id, limit }));
+    return mergeClientReports(parts, limit);
+  }
+
+  /** Asks every listening worker and collects the answers (a worker too busy to answer is left out). */
+  private async gather<T>(request: (id: number) => PrimaryMessage): Promise<T[]> {
+    const workers = this.workers().filter((w) => this.listening.has(w.id));
+    const parts: unknown[] = [];
+    if (workers.length === 0) return [];
+    const id = this.nextScrape++;
+    await new Promise<void>((done) => {
+      this.scrapes.set(id, { left: workers.length, parts, done });
+      setTimeout(done, SCRAPE_TIMEOUT_MS).unref();
+      for (const worker of workers) send(worker, request(id));
+    });
+    this.scrapes.delete(id);
+    return parts as T[];
   }
 }

@@ -18,11 +18,14 @@ export function sendToPrimary(message: WorkerMessage, done: () => void = () => u
   process.send(message, undefined, {}, () => done());
 }
 
-/** Answers the primary: ticket keys in, metrics out; reports listening once started. */
+/** Answers the primary: ticket keys in, metrics and /clients reports out; reports listening once started. */
 function primaryChannel(proxy: ProxyPart, metrics: ProxyMetrics): Component {
   const onMessage = (message: PrimaryMessage): void => {
     if (message?.type === 'mtp:ticket-keys' && typeof message.keys === 'string') {
       proxy.tls.setTicketKeys(Buffer.from(message.keys, 'base64'));
+    } else if (message?.type === 'mtp:clients-request') {
+      const report = metrics.clients.report(Date.now(), message.limit);
+      sendToPrimary({ type: 'mtp:clients', id: message.id, report });
     } else if (message?.type === 'mtp:metrics-request') {
       void metrics.registry.getMetricsAsJSON().then((json) => {
         sendToPrimary({ type: 'mtp:metrics', id: message.id, metrics: json });

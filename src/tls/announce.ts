@@ -1,6 +1,11 @@
 import path from 'node:path';
 import type { Logger } from '../observability/logger';
-import { chooseHost, connectExamples, startupConnectBlock, type ConnectTarget } from './connect-examples';
+import {
+  chooseHost,
+  connectExamples,
+  startupConnectBlock,
+  type ConnectTarget,
+} from '../docs/connect-examples';
 
 /**
  * serve's startup announcement: one `connect_info` log event (mariadb command and mysql2 snippet)

@@ -36,6 +36,11 @@ export interface MariaDbOptions {
   /** Extra mariadbd options, appended last so they override the defaults. */
   extraArgs?: string[];
   tls?: { cert: string; key: string; ca: string };
+  /**
+   * skip-networking: no TCP listener at all, the unix socket (`socket`) is the only way in
+   * (`port` is then a number nothing listens on).
+   */
+  skipNetworking?: boolean;
 }
 
 export const TEST_USERS = {
@@ -310,6 +315,7 @@ class Instance implements MariaDbServer {
         `--ssl-ca=${path.resolve(tls.ca)}`,
       );
     }
+    if (this.options.skipNetworking) args.push('--skip-networking');
     return args.concat(this.options.extraArgs ?? []);
   }
 

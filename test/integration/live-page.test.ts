@@ -1,7 +1,8 @@
 /**
  * The live page at / on the status port, loaded in headless Chromium (Debian's `chromium`, driven
  * by playwright-core): after known traffic through a real proxy, every figure it renders must
- * equal what /metrics says. Screenshots at laptop and phone width go to /tmp/live-page*.png.
+ * equal what /metrics says, the audit chart and top-clients table what the test did. Screenshots at
+ * laptop and phone width go to /tmp/live-page*.png.
  */
 import { existsSync, promises as fs } from 'fs';
 import * as os from 'os';
@@ -258,6 +259,97 @@ it('follows new traffic on its own', async () => {
   );
   const rate = (await figures())['handshakes-per-second'];
   expect(rate).toBeGreaterThan(0);
+});
+
+it('charts handshakes per second by TLS version and lists the top clients from /clients', async () => {
+  await loadPage();
+  const ca = await fs.readFile(proxy.caFile);
+  // While the page watches: TLS 1.2 and plaintext logins, so those series rise above 0.
+  for (let i = 0; i < 3; i++) {
+    await (
+      await mysql.createConnection({
+        host: '127.0.0.1',
+        port: proxy.port,
+        user,
+        password,
+        ssl: { ca, maxVersion: 'TLSv1.2' },
+      })
+    ).end();
+    await (await mysql.createConnection({ host: '127.0.0.1', port: proxy.port, user, password })).end();
+  }
+  await page.waitForFunction(
+    () => {
+      const { document } = globalThis as unknown as Win;
+      const peak = (name: string) =>
+        Number(document.querySelector('polyline[data-series="' + name + '"]')?.getAttribute('data-max'));
+      return peak('TLSv1.2') > 0 && peak('plaintext') > 0;
+    },
+    undefined,
+    { timeout: 15_000 },
+  );
+  const series = await page.$$eval('#version-chart polyline', (lines) =>
+    lines.map((line) => ({
+      name: line.getAttribute('data-series'),
+      points: Number(line.getAttribute('data-points')),
+      max: Number(line.getAttribute('data-max')),
+      drawn: (line.getAttribute('points') ?? '').split(' ').filter(Boolean).length,
+    })),
+  );
+  // The versions this test used (no TLS 1.1: refused before any handshake completed), plaintext last.
+  expect(series.map((s) => s.name)).toEqual(['TLSv1.2', 'TLSv1.3', 'plaintext']);
+  for (const s of series) {
+    expect(s.points).toBeGreaterThanOrEqual(1);
+    expect(s.drawn).toBe(s.points);
+  }
+  expect(series.find((s) => s.name === 'TLSv1.2')!.max).toBeGreaterThan(0);
+  const legend = await figures();
+  for (const name of ['TLSv1.2', 'TLSv1.3', 'plaintext'])
+    expect(legend[`chart-rate:${name}`]).toBeGreaterThanOrEqual(0);
+
+  // The table shows what /clients says once it caught up with the logins above.
+  const report = (await (await fetch(`http://127.0.0.1:${proxy.statusPort}/clients?limit=20`)).json()) as {
+    clients: Array<{
+      user: string;
+      address: string;
+      transport: string;
+      tls_version: string | null;
+      logins: number;
+    }>;
+  };
+  const expected = report.clients.map((c) => [
+    c.user,
+    c.address,
+    c.transport === 'plain' ? 'plaintext' : c.tls_version,
+    String(c.logins),
+  ]);
+  expect(expected).toEqual(
+    expect.arrayContaining([
+      [user, '127.0.0.1', 'TLSv1.2', String(TLS12 + 3)],
+      [user, '127.0.0.1', 'plaintext', String(PLAIN + 3)],
+    ]),
+  );
+  await page.waitForFunction(
+    (want) =>
+      Number(
+        (globalThis as unknown as Win).document
+          .querySelector('#clients tr[data-transport="plaintext"]')
+          ?.getAttribute('data-logins'),
+      ) === want,
+    PLAIN + 3,
+    { timeout: 10_000 },
+  );
+  const shown = await page.$$eval('#clients tbody tr', (rows) =>
+    rows.map((row) => [
+      row.getAttribute('data-user'),
+      row.getAttribute('data-address'),
+      row.getAttribute('data-transport'),
+      row.getAttribute('data-logins'),
+    ]),
+  );
+  expect(shown).toEqual(expected);
+  expect(await page.textContent('#clients tbody tr[data-transport="plaintext"]')).toContain(user);
+  await page.screenshot({ path: '/tmp/live-page-audit.png', fullPage: true });
+  expect(browserErrors).toEqual([]);
 });
 
 it('fits a laptop and a 375 px phone screen (screenshots in /tmp)', async () => {

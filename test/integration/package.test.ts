@@ -6,7 +6,7 @@
  */
 import { execFile } from 'child_process';
 import { X509Certificate } from 'crypto';
-import { existsSync, promises as fs, realpathSync } from 'fs';
+import { existsSync, promises as fs, readdirSync, realpathSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { startMariaDb, TEST_USERS, type MariaDbServer } from '../helpers/mariadb';
@@ -107,7 +107,7 @@ afterAll(async () => {
 });
 
 describe('npm pack', () => {
-  it('ships the freshly built CLI, its package.json and docs; no sources, tests or maps', () => {
+  it('ships the freshly built CLI, its package.json and every docs/*.md page; no sources, tests or maps', () => {
     expect(packed).toEqual(
       expect.arrayContaining([
         'package.json',
@@ -118,6 +118,11 @@ describe('npm pack', () => {
         'deploy/systemd/mysql-tls-proxy.service',
       ]),
     );
+    const docs = readdirSync(path.join(ROOT, 'docs'))
+      .filter((name) => name.endsWith('.md'))
+      .map((name) => `docs/${name}`);
+    expect(docs.length).toBeGreaterThan(5);
+    expect(packed).toEqual(expect.arrayContaining([...docs, 'SECURITY.md']));
     expect(packed).not.toContain('dist/stale.js');
     expect(packed.filter((f) => /^(src|test|bench|node_modules)\//.test(f) || f.endsWith('.map'))).toEqual(
       [],

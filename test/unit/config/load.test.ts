@@ -46,6 +46,18 @@ describe('sources', () => {
     expect(config.backend.address).toEqual({ host: '10.0.0.2', port: 3306 });
   });
 
+  it('reads a bare --require-secure-transport as on, over env and file', () => {
+    const resolved = resolveFlags(SERVE_FLAGS, {
+      argv: { 'require-secure-transport': '' },
+      env: { MTP_REQUIRE_SECURE_TRANSPORT: 'warn' },
+      file: { path: 'proxy.yaml', values: { 'require-secure-transport': 'warn' } },
+    });
+    expect(resolved.values['require-secure-transport']).toBe('on');
+    expect(buildServeConfig(resolved.values).access.requireSecureTransport).toBe(true);
+    const fromEnv = resolveFlags(SERVE_FLAGS, { argv: {}, env: { MTP_REQUIRE_SECURE_TRANSPORT: 'warn' } });
+    expect(buildServeConfig(fromEnv.values).access.requireSecureTransport).toBe('warn');
+  });
+
   it('reads YAML and JSON, kebab-case or camelCase keys', () => {
     const yaml = readConfigFile(write('p.yaml', 'backend: db:3306\nallow: [10.0.0.0/8]\n'), FLAGS);
     expect(yaml.values).toEqual({ backend: 'db:3306', allow: ['10.0.0.0/8'] });

@@ -23,6 +23,23 @@ describe('validateServeConfig', () => {
   });
 
   it.each([
+    [undefined, false],
+    ['', true], // the bare flag, as yargs hands a string flag over
+    [true, true],
+    ['true', true],
+    ['1', true],
+    ['on', true],
+    [false, false],
+    ['0', false],
+    ['off', false],
+    ['warn', 'warn'],
+  ])('--require-secure-transport %p means %p', (value, expected) => {
+    const config = validateServeConfig(value === undefined ? {} : { requireSecureTransport: value });
+    expect(config.access.requireSecureTransport).toBe(expected);
+  });
+
+  it.each([
+    [{ requireSecureTransport: 'maybe' }, /--require-secure-transport must be on, off or warn, got 'maybe'/],
     [{ tlsMinVersion: 'TLSv1.1' }, /--tls-min-version TLSv1.1 is refused/],
     [{ tlsMinVersion: 'TLSv1.3', tlsMaxVersion: 'TLSv1.2' }, /is above --tls-max-version/],
     [{ allow: ['10.0.0.0/33'] }, /--allow/],

@@ -3,6 +3,7 @@ import { decideLogin, type LoginPolicy } from '../../../src/handshake/login-poli
 const open: LoginPolicy = { requireSecureTransport: false, requireClientCertificate: false };
 const secure: LoginPolicy = { ...open, requireSecureTransport: true };
 const twoWay: LoginPolicy = { ...open, requireClientCertificate: true };
+const audit: LoginPolicy = { ...open, requireSecureTransport: 'warn' };
 
 describe('decideLogin', () => {
   it('allows everything when nothing is required', () => {
@@ -18,6 +19,19 @@ describe('decideLogin', () => {
       message: 'Connections using insecure transport are prohibited while --require_secure_transport=ON.',
     });
     expect(decideLogin(secure, 'tls', undefined)).toEqual({ allowed: true });
+  });
+
+  it('lets plaintext through with a warning under --require-secure-transport=warn, and TLS without one', () => {
+    expect(decideLogin(audit, 'plain', undefined)).toEqual({
+      allowed: true,
+      warning: { reason: 'insecure_transport', detail: expect.stringContaining('warn') },
+    });
+    expect(decideLogin(audit, 'tls', undefined)).toEqual({ allowed: true });
+  });
+
+  it('warn does not weaken --client-ca: plaintext is still refused', () => {
+    const decision = decideLogin({ ...twoWay, requireSecureTransport: 'warn' }, 'plain', undefined);
+    expect(decision).toMatchObject({ allowed: false, reason: 'insecure_transport' });
   });
 
   it('--client-ca implies TLS: plaintext is refused with ERR 3159 naming --client-ca', () => {

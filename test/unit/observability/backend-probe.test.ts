@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { BackendProbe, probeBackend, type ProbeResult } from '../../../src/net/backend-probe';
-import { ABORTED_LOGIN_USER } from '../../../src/handshake/aborted-login';
+import { ABORTED_LOGIN_USER } from '../../../src/handshake/placeholder-login';
 import { ProxyMetrics } from '../../../src/observability/metrics';
 import { encodeErrPacket } from '../../../src/protocol/err-packet';
 import { encodeGreeting } from '../../../src/protocol/greeting';

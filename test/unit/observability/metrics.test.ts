@@ -12,7 +12,7 @@ import {
   ProxyMetrics,
   TLS_FAILURE_REASONS,
 } from '../../../src/observability/metrics';
-import { REJECTION_REASONS } from '../../../src/handshake/close-reason';
+import { REJECTION_REASONS } from '../../../src/core/labels';
 
 const pkg = require('../../../package.json') as { version: string };
 

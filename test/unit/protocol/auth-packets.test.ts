@@ -3,11 +3,15 @@ import {
   AUTH_MORE_DATA_HEADER,
   AUTH_SWITCH_HEADER,
   classifyServerAuthPacket,
+  encodeAuthMoreData,
+  encodeAuthNextFactor,
   encodeAuthSwitchRequest,
   OK_HEADER,
+  parseAuthMoreData,
+  parseAuthNextFactor,
+  parseAuthSwitchRequest,
 } from '../../../src/protocol/auth-packets';
-import { authSwitchPlugin } from '../../../src/handshake/aborted-login';
-import { authSwitchScramble } from '../../../src/protocol/caching-sha2';
+import { MalformedPacketError } from '../../../src/protocol/reader';
 import { parseErrPacket } from '../../../src/protocol/err-packet';
 import { loadFixture, payloadOf, seqOf } from '../../helpers/fixtures';
 
@@ -83,7 +87,49 @@ describe('encodeAuthSwitchRequest', () => {
     const payload = encodeAuthSwitchRequest('sha256_password', scramble);
     expect(payload).toEqual(Buffer.from('\xfesha256_password\0abcdefghijklmnopqrst\0', 'latin1'));
     expect(classifyServerAuthPacket(payload)).toBe('auth-switch');
-    expect(authSwitchPlugin(payload)).toBe('sha256_password');
-    expect(authSwitchScramble(payload)).toEqual(scramble);
+    expect(parseAuthSwitchRequest(payload)).toEqual({ plugin: 'sha256_password', data: scramble });
+  });
+});
+
+describe('the auth packet codec pairs', () => {
+  const plugin = fc.stringMatching(/^[a-z_0-9]{1,32}$/);
+  const data = fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a));
+
+  it('parseAuthSwitchRequest / parseAuthNextFactor read back what the encoders wrote', () => {
+    fc.assert(
+      fc.property(plugin, data, (name, bytes) => {
+        expect(parseAuthSwitchRequest(encodeAuthSwitchRequest(name, bytes))).toEqual({
+          plugin: name,
+          data: bytes,
+        });
+        expect(parseAuthNextFactor(encodeAuthNextFactor(name, bytes))).toEqual({ plugin: name, data: bytes });
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("reads MariaDB's switch, whose data has no trailing NUL (the captured ed25519 one)", () => {
+    const request = parseAuthSwitchRequest(payloadOf(switchPacket));
+    expect(request.plugin).toBe('client_ed25519');
+    expect(request.data).toHaveLength(32);
+  });
+
+  it('refuses a switch without a plugin name, and the wrong header', () => {
+    for (const bad of [Buffer.from([0xfe]), Buffer.from([0xfe, 0]), Buffer.from('\xfeabc', 'latin1')]) {
+      expect(() => parseAuthSwitchRequest(bad)).toThrow(MalformedPacketError);
+    }
+    expect(() => parseAuthSwitchRequest(encodeAuthNextFactor('x', Buffer.alloc(1)))).toThrow(
+      MalformedPacketError,
+    );
+    expect(() => parseAuthNextFactor(encodeAuthSwitchRequest('x', Buffer.alloc(1)))).toThrow(
+      MalformedPacketError,
+    );
+  });
+
+  it('parseAuthMoreData / encodeAuthMoreData', () => {
+    fc.assert(
+      fc.property(data, (bytes) => expect(parseAuthMoreData(encodeAuthMoreData(bytes))).toEqual(bytes)),
+    );
+    expect(() => parseAuthMoreData(Buffer.from([0x02]))).toThrow(MalformedPacketError);
   });
 });

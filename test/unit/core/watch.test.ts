@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { watchFiles, type FileWatcher } from '../../../src/tls/watch';
+import { watchFiles, type FileWatcher } from '../../../src/core/watch';
 
 const DEBOUNCE_MS = 60;
 let dir: string;

@@ -1,5 +1,6 @@
 /**
- * Watches certificate files for changes, so a renewed certificate is picked up without SIGHUP.
+ * Watches files for changes (certificates, the allow file), so a renewed certificate or an edited
+ * list is picked up without SIGHUP. Generic: a leaf, used by tls/ and policy/.
  *
  * Each file's DIRECTORY is watched (fs.watch), not the file: renewal tools (certbot, cert-manager,
  * `certs --keep-ca`, `mv new.pem server.pem`) replace files by atomic rename, and a watch on the

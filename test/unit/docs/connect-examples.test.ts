@@ -6,7 +6,7 @@ import {
   sh,
   startupConnectBlock,
   type ConnectTarget,
-} from '../../../src/tls/connect-examples';
+} from '../../../src/docs/connect-examples';
 import { generateDevCertificates } from '../../../src/tls/dev-certs';
 import { certificateHosts } from '../../../src/cli/certs';
 import { unknownFlags } from '../../../src/cli/command-line-flags';

@@ -105,12 +105,36 @@ export function subjectAltNames(cert: X509Certificate): { dns: string[]; ips: st
   return { dns, ips };
 }
 
+/** What every example needs: the password variable, the CA file (if any), host:port. */
+interface ExampleInputs {
+  env: string;
+  ca: string | undefined;
+  hostPort: string;
+  /** The CA for command-line clients: the given file, else the system bundle. */
+  cliCa: string;
+}
+
 export function connectExamples(t: ConnectTarget): ConnectExample[] {
-  const env = t.passwordEnv;
   const ca = t.caFile;
-  const hostPort = net.isIPv6(t.host) ? `[${t.host}]:${t.port}` : `${t.host}:${t.port}`;
-  const cliCa = ca ?? SYSTEM_CA_BUNDLE;
-  const examples: ConnectExample[] = [
+  const inputs: ExampleInputs = {
+    env: t.passwordEnv,
+    ca,
+    hostPort: net.isIPv6(t.host) ? `[${t.host}]:${t.port}` : `${t.host}:${t.port}`,
+    cliCa: ca ?? SYSTEM_CA_BUNDLE,
+  };
+  return [
+    ...cliExamples(t, inputs),
+    ...nodeExamples(t, inputs),
+    ...goExamples(t, inputs),
+    ...pythonExamples(t, inputs),
+    ...javaExamples(t, inputs),
+  ];
+}
+
+/** The mariadb and mysql command-line clients. */
+function cliExamples(t: ConnectTarget, inputs: ExampleInputs): ConnectExample[] {
+  const { env, cliCa } = inputs;
+  return [
     {
       id: 'mariadb',
       title: 'mariadb CLI (MariaDB client)',
@@ -129,6 +153,13 @@ export function connectExamples(t: ConnectTarget): ConnectExample[] {
         `--ssl-mode=VERIFY_IDENTITY --ssl-ca=${sh(cliCa)} --tls-version=TLSv1.2,TLSv1.3 ${sh(t.database)}`,
       ].join(' '),
     },
+  ];
+}
+
+/** Node.js. */
+function nodeExamples(t: ConnectTarget, inputs: ExampleInputs): ConnectExample[] {
+  const { env, ca } = inputs;
+  return [
     {
       id: 'mysql2',
       title: 'Node.js (mysql2)',
@@ -154,6 +185,13 @@ export function connectExamples(t: ConnectTarget): ConnectExample[] {
         '})();',
       ].join('\n'),
     },
+  ];
+}
+
+/** Go. */
+function goExamples(t: ConnectTarget, inputs: ExampleInputs): ConnectExample[] {
+  const { env, ca, hostPort } = inputs;
+  return [
     {
       id: 'go',
       title: 'Go (github.com/go-sql-driver/mysql)',
@@ -193,6 +231,13 @@ export function connectExamples(t: ConnectTarget): ConnectExample[] {
         '}',
       ].join('\n'),
     },
+  ];
+}
+
+/** Python. */
+function pythonExamples(t: ConnectTarget, inputs: ExampleInputs): ConnectExample[] {
+  const { env, cliCa } = inputs;
+  return [
     {
       id: 'pymysql',
       title: 'Python (PyMySQL)',
@@ -219,6 +264,13 @@ export function connectExamples(t: ConnectTarget): ConnectExample[] {
         ')',
       ].join('\n'),
     },
+  ];
+}
+
+/** Java (JDBC). */
+function javaExamples(t: ConnectTarget, inputs: ExampleInputs): ConnectExample[] {
+  const { env, ca, hostPort } = inputs;
+  return [
     {
       id: 'jdbc-mysql',
       title: 'Java (MySQL Connector/J 8.0+)',
@@ -241,7 +293,6 @@ export function connectExamples(t: ConnectTarget): ConnectExample[] {
       note: `user=${t.user}, password from the ${env} environment variable`,
     },
   ];
-  return examples;
 }
 
 /** The full `connect-info` text: a header, then one section per client. */
