@@ -13,11 +13,13 @@ RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 # ---- runtime: compiled JS and production dependencies only ----------------------------------------
 FROM node:${NODE_VERSION}-bookworm-slim
-# Inside a container the listeners must bind every interface; which host addresses reach them is
-# decided by the published ports (docker-compose.yml publishes on 127.0.0.1 only).
+# The client listener binds every interface inside the container: the published port decides who
+# reaches it. The status port (metrics, readiness, /ca.pem) stays on the container's loopback, as
+# outside one: exposing it is a decision (MTP_STATUS=0.0.0.0:9400, as docker-compose.yml does so
+# its Prometheus can scrape, publishing it on the host's 127.0.0.1 only). SECURITY.md.
 ENV NODE_ENV=production \
     MTP_LISTEN=0.0.0.0:4000 \
-    MTP_STATUS=0.0.0.0:9400
+    MTP_STATUS=127.0.0.1:9400
 WORKDIR /app
 COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules
@@ -26,7 +28,7 @@ COPY --from=build /src/dist ./dist
 # `node` (a named volume mounted there inherits this ownership, so certificates survive restarts).
 RUN mkdir -p /app/certs && chown node:node /app/certs
 USER node
-EXPOSE 4000 9400
+EXPOSE 4000
 VOLUME ["/app/certs"]
 ENTRYPOINT ["node", "/app/dist/cli/index.js"]
 CMD ["serve"]

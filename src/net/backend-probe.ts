@@ -8,6 +8,7 @@ import { isErrPacket, parseErrPacket } from '../protocol/err-packet';
 import { isGreeting, parseGreeting } from '../protocol/greeting';
 import { type Packet, PacketTooLargeError } from '../protocol/packet';
 import { encodeProxyV2Local } from '../protocol/proxy-protocol';
+import { serverKind, type ServerKind } from '../protocol/server-kind';
 import { dialBackend } from './dialer';
 import type { Logger } from '../observability/logger';
 import type { ProxyMetrics } from '../observability/metrics';
@@ -17,6 +18,8 @@ export interface ProbeResult {
   /** What happened, for logs and the /readyz body: "ECONNREFUSED", "greeting then ERR 1045", ... */
   detail: string;
   durationMs: number;
+  /** Which database greeted, once one did (src/protocol/server-kind.ts). */
+  serverKind?: ServerKind;
 }
 
 export interface ProbeTarget {
@@ -52,6 +55,7 @@ class ProbeConnection {
   /** The probe's database leg: framing, sequence ids and the size cap, as the session's. */
   private readonly leg = new PacketChannel('backend', MAX_PROBE_PACKET);
   private responder?: PlaceholderLogin;
+  private database?: ServerKind;
   private socket!: net.Socket;
   private timer?: NodeJS.Timeout;
 
@@ -104,7 +108,9 @@ class ProbeConnection {
       this.finish(false, 'the database did not send a MySQL greeting', true);
       return;
     }
-    const { login, responder } = PlaceholderLogin.start(parseGreeting(packet.payload));
+    const greeting = parseGreeting(packet.payload);
+    this.database = serverKind(greeting);
+    const { login, responder } = PlaceholderLogin.start(greeting);
     this.responder = responder;
     this.socket.write(this.leg.frame(login));
   }
@@ -134,7 +140,7 @@ class ProbeConnection {
     if (destroy) this.socket.destroy();
     else this.socket.end();
     this.socket.resume(); // drain anything else until the database closes its side
-    this.resolve({ ok, detail, durationMs: performance.now() - this.started });
+    this.resolve({ ok, detail, durationMs: performance.now() - this.started, serverKind: this.database });
   }
 }
 

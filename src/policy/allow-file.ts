@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { parseCidr, type Cidr } from './cidr';
+import { ipv4MappedProblem } from './ipv4-mapped';
 
 /** A bad --allow-file: names the file and line so the operator can fix it. */
 export class AllowFileError extends Error {
@@ -15,8 +16,11 @@ export function parseAllowFile(text: string, path: string): Cidr[] {
   text.split(/\r?\n/).forEach((raw, index) => {
     const line = raw.replace(/#.*/, '').trim();
     if (line === '') return;
+    const where = `${path}:${index + 1}: '${line}'`;
     const cidr = parseCidr(line);
-    if (!cidr) throw new AllowFileError(`${path}:${index + 1}: '${line}' is not a valid CIDR`);
+    if (!cidr) throw new AllowFileError(`${where} is not a valid CIDR`);
+    const problem = ipv4MappedProblem(cidr);
+    if (problem) throw new AllowFileError(`${where} ${problem}`);
     cidrs.push(cidr);
   });
   return cidrs;

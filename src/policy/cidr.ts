@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { ConfigError } from '../core/errors';
+import { ipv4MappedProblem } from './ipv4-mapped';
 
 export interface Cidr {
   address: string;
@@ -20,12 +21,17 @@ export function parseCidr(text: string): Cidr | undefined {
   return { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
 }
 
-/** Parses every entry or throws a ConfigError naming the first bad one. */
+/**
+ * Parses every entry or throws a ConfigError naming the first bad one: not a CIDR, or an IPv6
+ * range that would silently admit every IPv4 client (see ipv4-mapped.ts).
+ */
 export function parseCidrList(entries: readonly string[], source: string): Cidr[] {
   return entries.map((entry) => {
     const cidr = parseCidr(entry);
     if (!cidr)
       throw new ConfigError(`${source}: '${entry}' is not a valid CIDR (e.g. 10.0.0.0/8, 2001:db8::/32)`);
+    const problem = ipv4MappedProblem(cidr);
+    if (problem) throw new ConfigError(`${source}: '${entry}' ${problem}`);
     return cidr;
   });
 }

@@ -9,9 +9,10 @@ import { METRIC_PREFIX, ProxyMetrics } from '../observability/metrics';
 import { computeReadiness } from '../observability/readiness';
 import { TicketKeyRotation } from '../tls/ticket-keys';
 import { component, startComponents } from './lifecycle';
+import { plainTidbCheck } from './plain-tidb-check';
 import { closeErrorLogger, stopper, type Running } from './running';
 import { backendProbeFor, logListening, probeComponent, statusPart } from './status-components';
-import { ensureCertificates, readCredentials, readIfExists } from './tls-setup';
+import { ensureCertificates, readCredentials, readPublicCa } from './tls-setup';
 import { checkListenAddress } from './listen-check';
 import { WorkerPool } from './worker-pool';
 import type { AddressInfo } from 'node:net';
@@ -46,7 +47,7 @@ export async function runPrimary(config: ServeConfig, logger: Logger): Promise<R
           credentialsLoaded: true,
           backend: { reachable: probe.health.reachable, detail: probe.health.lastResult?.detail },
         }),
-      caPem: () => readIfExists(config.tls.caFile),
+      caPem: () => readPublicCa(config.tls.caFile),
     },
     logger,
   );
@@ -74,6 +75,7 @@ export async function runPrimary(config: ServeConfig, logger: Logger): Promise<R
         () => tickets.stop(),
       ),
       status.component,
+      plainTidbCheck(config, logger),
       ...(config.status.address ? [probeComponent(probe)] : []),
       workers,
     ],

@@ -6,6 +6,7 @@ import { ProxyMetrics } from '../observability/metrics';
 import { computeReadiness } from '../observability/readiness';
 import { TicketKeyRotation } from '../tls/ticket-keys';
 import { component, startComponents } from './lifecycle';
+import { plainTidbCheck } from './plain-tidb-check';
 import { proxyPart } from './proxy-components';
 import { closeErrorLogger, stopper, type Running } from './running';
 import { backendProbeFor, logListening, probeComponent, statusPart } from './status-components';
@@ -37,6 +38,7 @@ export async function runSingle(config: ServeConfig, logger: Logger): Promise<Ru
   const started = await startComponents(
     [
       status.component,
+      plainTidbCheck(config, logger),
       ...(config.status.address ? [probeComponent(probe)] : []),
       ...proxy.components,
       component(

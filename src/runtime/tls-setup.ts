@@ -5,6 +5,8 @@ import type { Logger } from '../observability/logger';
 import {
   CredentialsError,
   loadCredentials,
+  parseCertificates,
+  publishableCa,
   type LoadedCredentials,
   type TlsPolicy,
 } from '../tls/credentials';
@@ -49,10 +51,14 @@ export function readConfiguredFile(path: string, flag: string): Buffer {
   }
 }
 
-export function readIfExists(path: string): Buffer | undefined {
+/** What /ca.pem serves of the CA file now: its certificates only; undefined without any. */
+export function readPublicCa(path: string): Buffer | undefined {
+  let pem: Buffer;
   try {
-    return fs.readFileSync(path);
+    pem = fs.readFileSync(path);
   } catch {
     return undefined;
   }
+  const certificates = parseCertificates(pem);
+  return certificates.length > 0 ? publishableCa(certificates) : undefined;
 }

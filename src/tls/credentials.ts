@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import tls from 'node:tls';
+import { otherLabels, splitPem } from './pem';
 
 export interface TlsPolicy {
   minVersion: 'TLSv1.2' | 'TLSv1.3';
@@ -20,6 +21,7 @@ export interface CredentialPaths {
 export interface LoadedCredentials {
   cert: Buffer;
   key: Buffer;
+  /** The certificates of --ca-file, re-encoded: what /ca.pem publishes (never a key beside them). */
   ca?: Buffer;
   subject: string;
   issuer: string;
@@ -65,8 +67,8 @@ export function loadCredentials(paths: CredentialPaths, policy: TlsPolicy): Load
     throw new CredentialsError(`${paths.cert} / ${paths.key}: ${(error as Error).message}`);
   }
   const warnings: string[] = [];
+  const authorities = ca ? parseCertificates(ca) : [];
   if (ca) {
-    const authorities = parseCertificates(ca);
     if (authorities.length === 0)
       throw new CredentialsError(`${paths.caFile}: no PEM certificate in the CA file (--ca-file)`);
     if (!chainsTo(parseCertificates(cert), authorities)) {
@@ -74,11 +76,18 @@ export function loadCredentials(paths: CredentialPaths, policy: TlsPolicy): Load
         `${paths.cert} is not issued by the CA in ${paths.caFile}: clients that trust that CA will refuse it`,
       );
     }
+    const others = otherLabels(ca);
+    if (others.length > 0) {
+      warnings.push(
+        `${paths.caFile} (--ca-file) also holds ${others.join(', ')} block(s): /ca.pem publishes only ` +
+          `its certificates; keep keys out of the CA file`,
+      );
+    }
   }
   return {
     cert,
     key,
-    ca,
+    ca: ca && publishableCa(authorities),
     subject: leaf.subject.replace(/\n/g, ', '),
     issuer: leaf.issuer.replace(/\n/g, ', '),
     serialNumber: leaf.serialNumber,
@@ -95,19 +104,26 @@ export function sameCredentials(a: LoadedCredentials, b: LoadedCredentials): boo
   return same(a.cert, b.cert) && same(a.key, b.key) && same(a.ca, b.ca);
 }
 
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
-
-/** Every parsable certificate in a PEM bundle, in file order. */
+/** Every parsable certificate in a PEM bundle, in file order (other blocks are ignored). */
 export function parseCertificates(pem: Buffer | string): crypto.X509Certificate[] {
   const found: crypto.X509Certificate[] = [];
-  for (const block of pem.toString('utf8').match(PEM_CERTIFICATE) ?? []) {
+  for (const block of splitPem(pem)) {
+    if (block.label !== 'CERTIFICATE') continue;
     try {
-      found.push(new crypto.X509Certificate(block));
+      found.push(new crypto.X509Certificate(block.text));
     } catch {
       // skip a damaged block; the caller decides whether nothing usable is an error
     }
   }
   return found;
+}
+
+/**
+ * What may be published of a CA file: its parsable certificates, re-encoded from their DER, so
+ * nothing else in the file (a private key, text pasted into a CERTIFICATE block) can come along.
+ */
+export function publishableCa(certificates: readonly crypto.X509Certificate[]): Buffer {
+  return Buffer.from(certificates.map((certificate) => certificate.toString()).join(''));
 }
 
 /** Whether some certificate of the served chain is one of, or is signed by one of, the CAs. */
@@ -117,7 +133,16 @@ function chainsTo(chain: crypto.X509Certificate[], authorities: crypto.X509Certi
   );
 }
 
-/** Options shared by every client-facing TLS context: TLS 1.2+ only, ever. */
+/**
+ * No renegotiation, by either side: a TLS 1.2 client asking to renegotiate gets a no_renegotiation
+ * alert and its connection ends. Client-initiated renegotiation lets one client make the proxy do
+ * full handshakes at will (CVE-2011-1473), and nothing in the MySQL protocol needs it. TLS 1.3 has
+ * no renegotiation at all. https://www.openssl.org/docs/man3.0/man3/SSL_CTX_set_options.html
+ * (Node adds SSL_OP_CIPHER_SERVER_PREFERENCE for honorCipherOrder on top of these.)
+ */
+export const SECURE_OPTIONS = crypto.constants.SSL_OP_NO_RENEGOTIATION;
+
+/** Options shared by every client-facing TLS context: TLS 1.2+ only, ever; no renegotiation. */
 export function secureContextOptions(policy: TlsPolicy): tls.SecureContextOptions {
   return {
     minVersion: policy.minVersion,
@@ -125,6 +150,7 @@ export function secureContextOptions(policy: TlsPolicy): tls.SecureContextOption
     ciphers: policy.ciphers,
     ecdhCurve: policy.ecdhCurves,
     honorCipherOrder: true,
+    secureOptions: SECURE_OPTIONS,
   };
 }
 

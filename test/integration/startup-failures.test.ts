@@ -109,6 +109,22 @@ describe.each([
     const result = await cli(args, { cwd: dir });
     expectOneLineFailure(result, 2, /allow\.txt:2: 'not-a-cidr' is not a valid CIDR/);
   });
+
+  // Node's BlockList matches IPv4 peers against IPv6 rules via ::ffff:a.b.c.d: ::/0 would admit all of IPv4.
+  it('--allow ::/0 (an IPv6 rule that would admit every IPv4 client)', async () => {
+    const args = [...BASE, ...workers, '--status', 'off', '--listen', '127.0.0.1:0', '--allow', '::/0'];
+    const result = await cli(args, { cwd: await scratch() });
+    expectOneLineFailure(result, 2, /--allow: '::\/0' contains ::ffff:0:0\/96, .*admit every IPv4 client/);
+  });
+
+  it('an allow file with ::ffff:0:0/95', async () => {
+    const dir = await scratch();
+    const file = path.join(dir, 'allow.txt');
+    await fs.writeFile(file, '2001:db8::/32\n::ffff:0:0/95\n');
+    const args = [...BASE, ...workers, '--status', 'off', '--listen', '127.0.0.1:0', '--allow-file', file];
+    const result = await cli(args, { cwd: dir });
+    expectOneLineFailure(result, 2, /allow\.txt:2: '::ffff:0:0\/95' contains ::ffff:0:0\/96/);
+  });
 });
 
 describe('shutdown whatever stdout is', () => {

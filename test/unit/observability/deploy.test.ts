@@ -216,7 +216,13 @@ describe('Dockerfile', () => {
     expect(finalStage).toMatch(/^USER node$/m);
     const pkg = JSON.parse(read('package.json'));
     expect(finalStage).toContain(`"/app/${pkg.bin['mysql-tls-proxy']}"`);
-    expect(finalStage).toMatch(/^EXPOSE 4000 9400$/m);
+    expect(finalStage).toMatch(/^EXPOSE 4000$/m);
+  });
+
+  it('keeps the status port on loopback unless the deployment says otherwise (SECURITY.md)', () => {
+    const finalStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    expect(finalStage).toMatch(/^\s*MTP_STATUS=127\.0\.0\.1:9400\b/m);
+    expect(finalStage).not.toMatch(/^EXPOSE .*9400/m);
   });
 
   it('copies only files that exist and that .dockerignore lets through', () => {
