@@ -1,4 +1,4 @@
-import { proxyErrors, type ProxyError } from '../protocol/errors';
+import { errReplies, type ErrReply } from '../protocol/err-replies';
 import type { CloseReason, LoginWarning } from '../core/labels';
 import type { Transport } from './types';
 
@@ -25,7 +25,7 @@ export type { LoginWarning };
 
 export type LoginDecision =
   | { allowed: true; warning?: LoginWarning }
-  | { allowed: false; reason: CloseReason; error: ProxyError; detail: string };
+  | { allowed: false; reason: CloseReason; error: ErrReply; detail: string };
 
 export function decideLogin(
   policy: LoginPolicy,
@@ -34,7 +34,7 @@ export function decideLogin(
 ): LoginDecision {
   if (transport === 'plain') {
     if (policy.requireClientCertificate) {
-      const error = proxyErrors.insecureTransport('a client certificate over TLS is required (--client-ca)');
+      const error = errReplies.insecureTransport('a client certificate over TLS is required (--client-ca)');
       return { allowed: false, reason: 'insecure_transport', error, detail: 'plaintext login refused' };
     }
     if (policy.requireSecureTransport === 'warn') {
@@ -42,14 +42,14 @@ export function decideLogin(
       return { allowed: true, warning: { reason: 'insecure_transport', detail } };
     }
     if (policy.requireSecureTransport) {
-      const error = proxyErrors.insecureTransport();
+      const error = errReplies.insecureTransport();
       return { allowed: false, reason: 'insecure_transport', error, detail: 'plaintext login refused' };
     }
     return { allowed: true };
   }
   if (policy.requireClientCertificate && !certificate?.verified) {
     const why = certificate && !certificate.verified ? certificate.why : 'no certificate';
-    const error = proxyErrors.clientCertificateRequired(why);
+    const error = errReplies.clientCertificateRequired(why);
     return { allowed: false, reason: 'client_certificate', error, detail: error.message };
   }
   return { allowed: true };

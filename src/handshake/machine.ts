@@ -1,4 +1,4 @@
-import { encodeProxyError, proxyErrors, type ProxyError } from '../protocol/errors';
+import { encodeErrReply, errReplies, type ErrReply } from '../protocol/err-replies';
 import type { Packet } from '../protocol/packet';
 import { PacketTooLargeError } from '../protocol/packet';
 import { MalformedPacketError } from '../protocol/reader';
@@ -84,7 +84,7 @@ export class HandshakeMachine {
         phase.backendTlsUp?.();
         break;
       case 'backendClosed':
-        this.endBoth(event.reason, event.detail, proxyErrors.backendUnavailable(event.detail));
+        this.endBoth(event.reason, event.detail, errReplies.backendUnavailable(event.detail));
         break;
       case 'abort':
         this.endClient(event.reason, event.detail ?? event.reason, event.error);
@@ -116,12 +116,12 @@ export class HandshakeMachine {
   private refuse(side: 'client' | 'backend', error: unknown): void {
     if (!(error instanceof MalformedPacketError || error instanceof PacketTooLargeError)) throw error;
     if (error instanceof UnexpectedProxyHeaderError) {
-      this.endClient('proxy_protocol', error.message, proxyErrors.badHandshake(error.message));
+      this.endClient('proxy_protocol', error.message, errReplies.badHandshake(error.message));
     } else if (side === 'client') {
-      this.endClient('bad_packet', error.message, proxyErrors.badHandshake(error.message));
+      this.endClient('bad_packet', error.message, errReplies.badHandshake(error.message));
     } else {
       const detail = `invalid data from the database: ${error.message}`;
-      this.endBoth('backend_protocol_error', detail, proxyErrors.backendUnavailable(detail));
+      this.endBoth('backend_protocol_error', detail, errReplies.backendUnavailable(detail));
     }
   }
 
@@ -133,7 +133,7 @@ export class HandshakeMachine {
   }
 
   /** Ends the client side, then the phase that was running says how the database's handshake is finished. */
-  private endClient(reason: CloseReason, detail: string, error?: ProxyError): void {
+  private endClient(reason: CloseReason, detail: string, error?: ErrReply): void {
     const phase = this.current;
     if (phase.open !== 'both' || !phase.clientGone) return;
     const packet = error ? this.errForClient(phase, error) : undefined;
@@ -142,7 +142,7 @@ export class HandshakeMachine {
     this.enter(phase.clientGone());
   }
 
-  private endBoth(reason: CloseReason, detail: string, tell?: ProxyError | { relay: Packet }): void {
+  private endBoth(reason: CloseReason, detail: string, tell?: ErrReply | { relay: Packet }): void {
     const phase = this.current;
     if (phase.open === 'neither') return;
     this.out.push({ type: 'closeBackend' });
@@ -160,9 +160,9 @@ export class HandshakeMachine {
    * An ERR in the format the client can read at this point, with the client leg's next id: none
    * while its TLS handshake is running (it then expects TLS records).
    */
-  private errForClient(phase: Phase, error: ProxyError): Buffer | undefined {
+  private errForClient(phase: Phase, error: ErrReply): Buffer | undefined {
     if (phase.clientErr === 'none') return undefined;
-    return this.legs.client.frame(encodeProxyError(error, phase.clientErr === 'negotiated'));
+    return this.legs.client.frame(encodeErrReply(error, phase.clientErr === 'negotiated'));
   }
 
   private context(options: HandshakeOptions, clientFacts: () => ClientFacts): PhaseContext {

@@ -1,4 +1,4 @@
-import type { ProxyError } from '../protocol/errors';
+import type { ErrReply } from '../protocol/err-replies';
 import type { CloseReason } from './close-reason';
 import type { ClientCertificate, LoginWarning } from './login-policy';
 
@@ -34,7 +34,7 @@ export type HandshakeEvent =
    * The client side is over (it closed, failed, timed out or was refused): tell the client why if
    * the protocol still allows it, then finish the database's handshake cleanly.
    */
-  | { type: 'abort'; reason: CloseReason; error?: ProxyError; detail?: string };
+  | { type: 'abort'; reason: CloseReason; error?: ErrReply; detail?: string };
 
 /** What the socket layer must do, in order. */
 export type HandshakeAction =

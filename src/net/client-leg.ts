@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type tls from 'node:tls';
 import type { CloseReason, TlsFailureReason } from '../core/labels';
 import type { ClientCertificate } from '../handshake/login-policy';
-import { proxyErrors, type ProxyError } from '../protocol/errors';
+import { errReplies, type ErrReply } from '../protocol/err-replies';
 import { encodeProxyV2, encodeProxyV2Local, type ProxyAddress } from '../protocol/proxy-protocol';
 import { endSocket } from './end-socket';
 import { ProxyHeaderGate } from './proxy-header-gate';
@@ -27,7 +27,7 @@ export interface ClientLegListener {
   /** A trusted balancer's PROXY header was accepted: the real client is known and allowed. */
   clientIdentified(): void;
   /** The PROXY header was invalid, or names a client the access list refuses. */
-  clientRefused(reason: CloseReason, error: ProxyError): void;
+  clientRefused(reason: CloseReason, error: ErrReply): void;
   clientError(error: NodeJS.ErrnoException): void;
   /** The client socket (raw or TLS) closed; reported once. */
   clientClosed(): void;
@@ -198,14 +198,14 @@ export class ClientLeg {
     if (result.status === 'incomplete') return undefined;
     this.proxyGate = undefined;
     if (result.status === 'invalid') {
-      const error = proxyErrors.badHandshake(`invalid PROXY protocol header: ${result.reason}`);
+      const error = errReplies.badHandshake(`invalid PROXY protocol header: ${result.reason}`);
       this.listener.clientRefused('proxy_protocol', error);
       return undefined;
     }
     this.carriedSource = result.source;
     this.carriedDestination = result.destination;
     if (!this.allows(this.carriedSource?.address ?? this.raw.remoteAddress ?? '')) {
-      this.listener.clientRefused('ip_not_allowed', proxyErrors.hostNotAllowed(this.address));
+      this.listener.clientRefused('ip_not_allowed', errReplies.hostNotAllowed(this.address));
       return undefined;
     }
     this.listener.clientIdentified();

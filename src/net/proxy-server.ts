@@ -4,7 +4,7 @@ import type { Logger } from '../observability/logger';
 import type { ByteCountSource, ProxyMetrics } from '../observability/metrics';
 import { LogLimiter } from '../observability/log-limiter';
 import type { AccessPolicy } from '../policy/access-policy';
-import { proxyErrors } from '../protocol/errors';
+import { errReplies } from '../protocol/err-replies';
 import { displayAddress, Session, type SessionDeps, type SessionSettings } from './session';
 import type { TlsTerminator } from './tls-terminator';
 
@@ -125,15 +125,15 @@ export class ProxyServer implements ByteCountSource {
     // address in its PROXY header instead (Session.start).
     const behindBalancer = policy.isProxyPeer(socket.remoteAddress);
     if (!behindBalancer && !policy.allowlist.allows(socket.remoteAddress)) {
-      session.refuse('ip_not_allowed', proxyErrors.hostNotAllowed(displayAddress(socket.remoteAddress)));
+      session.refuse('ip_not_allowed', errReplies.hostNotAllowed(displayAddress(socket.remoteAddress)));
       return;
     }
     if (this.draining) {
-      session.refuse('shutdown', proxyErrors.shuttingDown());
+      session.refuse('shutdown', errReplies.shuttingDown());
       return;
     }
     if (this.active >= this.options.maxConnections) {
-      session.refuse('max_connections', proxyErrors.tooManyConnections());
+      session.refuse('max_connections', errReplies.tooManyConnections());
       return;
     }
     this.counted.add(session);

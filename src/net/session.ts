@@ -8,7 +8,7 @@ import { recordLogin } from '../observability/login-audit';
 import type { LogLimiter } from '../observability/log-limiter';
 import type { ProxyMetrics } from '../observability/metrics';
 import { Capability, hasCapability } from '../protocol/capabilities';
-import { encodeProxyError, proxyErrors, type ProxyError } from '../protocol/errors';
+import { encodeErrReply, errReplies, type ErrReply } from '../protocol/err-replies';
 import { encodePacket } from '../protocol/packet';
 import { BackendLeg, type BackendLegListener, type BackendLegSettings } from './backend-leg';
 import { ClientLeg, type ClientLegListener, type TlsUpgrader } from './client-leg';
@@ -90,9 +90,9 @@ export class Session implements ClientLegListener, BackendLegListener, RelayList
   }
 
   /** Refuses the client before any backend or TLS work: a pre-greeting ERR, then close. */
-  refuse(reason: CloseReason, error: ProxyError): void {
+  refuse(reason: CloseReason, error: ErrReply): void {
     this.end(reason, error.message);
-    this.client.refuse(encodePacket(encodeProxyError(error, false), 0));
+    this.client.refuse(encodePacket(encodeErrReply(error, false), 0));
   }
 
   /**
@@ -142,7 +142,7 @@ export class Session implements ClientLegListener, BackendLegListener, RelayList
     this.feed({
       type: 'abort',
       reason: 'handshake_timeout',
-      error: proxyErrors.handshakeTimeout(ms),
+      error: errReplies.handshakeTimeout(ms),
       detail: `no login within ${ms} ms`,
     });
   };
@@ -158,7 +158,7 @@ export class Session implements ClientLegListener, BackendLegListener, RelayList
   }
 
   /** A refusal once the session runs: before the greeting, as on accept; after it, through the machine. */
-  clientRefused(reason: CloseReason, error: ProxyError): void {
+  clientRefused(reason: CloseReason, error: ErrReply): void {
     if (!this.backend.dialled) {
       clearTimeout(this.proxyWaitTimer);
       this.refuse(reason, error);

@@ -6,7 +6,7 @@ export * from './ssl-request';
 export * from './handshake-response';
 export * from './err-packet';
 export * from './auth-packets';
-export * from './errors';
+export * from './err-replies';
 export * from './commands';
 export * from './ok-packet';
 export * from './tls-hello';

@@ -1,6 +1,6 @@
 import { Capability, hasCapability } from '../../protocol/capabilities';
 import { isErrPacket, parseErrPacket } from '../../protocol/err-packet';
-import { proxyErrors } from '../../protocol/errors';
+import { errReplies } from '../../protocol/err-replies';
 import { isGreeting, parseGreeting, withGreetingCapabilities } from '../../protocol/greeting';
 import type { Packet } from '../../protocol/packet';
 import { looksLikeProxyHeader } from '../../protocol/proxy-protocol';
@@ -77,7 +77,7 @@ export function takeGreeting(ctx: PhaseContext, packet: Packet): Greeted | undef
   }
   if (ctx.options.backendTls && !hasCapability(greeting.capabilities, Capability.SSL)) {
     const detail = 'the database does not offer TLS (--backend-tls is on)';
-    ctx.endBoth('backend_tls_failed', detail, proxyErrors.backendUnavailable(detail));
+    ctx.endBoth('backend_tls_failed', detail, errReplies.backendUnavailable(detail));
     return undefined;
   }
   const { serverVersion, connectionId } = greeting;

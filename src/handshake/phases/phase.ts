@@ -1,4 +1,4 @@
-import type { ProxyError } from '../../protocol/errors';
+import type { ErrReply } from '../../protocol/err-replies';
 import type { Greeting } from '../../protocol/greeting';
 import type { Packet } from '../../protocol/packet';
 import { MalformedPacketError } from '../../protocol/reader';
@@ -77,9 +77,9 @@ export interface PhaseContext {
   sendToBackend(payload: Buffer): void;
   enter(phase: Phase): void;
   /** The client side ends (with an ERR where it can read one); the database's handshake is finished. */
-  endClient(reason: CloseReason, detail: string, error?: ProxyError): void;
-  /** Both legs end; the client is told `tell` if it can still read it (a ProxyError, or a database packet relayed). */
-  endBoth(reason: CloseReason, detail: string, tell?: ProxyError | { relay: Packet }): void;
+  endClient(reason: CloseReason, detail: string, error?: ErrReply): void;
+  /** Both legs end; the client is told `tell` if it can still read it (a ErrReply, or a database packet relayed). */
+  endBoth(reason: CloseReason, detail: string, tell?: ErrReply | { relay: Packet }): void;
   /** The database leg is finished while the client is already gone. */
   finishBackend(): void;
 }

@@ -17,7 +17,7 @@ import { LogLimiter } from '../../../src/observability/log-limiter';
 import { ProxyMetrics } from '../../../src/observability/metrics';
 import { Capability } from '../../../src/protocol/capabilities';
 import { encodeErrPacket, parseErrPacket } from '../../../src/protocol/err-packet';
-import { proxyErrors } from '../../../src/protocol/errors';
+import { errReplies } from '../../../src/protocol/err-replies';
 import { encodeGreeting, parseGreeting } from '../../../src/protocol/greeting';
 import { encodeHandshakeResponse, parseHandshakeResponse } from '../../../src/protocol/handshake-response';
 import { encodePacket, PacketReader } from '../../../src/protocol/packet';
@@ -304,7 +304,7 @@ describe('Session over in-memory sockets', () => {
 
   it('refuses on accept with a pre-greeting ERR, never dialling, as ip_not_allowed', async () => {
     const h = harness();
-    h.session.refuse('ip_not_allowed', proxyErrors.hostNotAllowed('10.9.9.9'));
+    h.session.refuse('ip_not_allowed', errReplies.hostNotAllowed('10.9.9.9'));
     await h.finished;
     expect(h.dials).toBe(0);
     const [err] = h.fromProxy.packets();

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { encodeErrPacket, ERR_HEADER, isErrPacket, parseErrPacket } from '../../../src/protocol/err-packet';
-import { encodeProxyError, ErrorCode, proxyErrors, type ProxyError } from '../../../src/protocol/errors';
+import { encodeErrReply, ErrorCode, errReplies, type ErrReply } from '../../../src/protocol/err-replies';
 import { MalformedPacketError } from '../../../src/protocol/reader';
 import { loadFixture, payloadOf, seqOf } from '../../helpers/fixtures';
 
@@ -146,19 +146,19 @@ describe('parseErrPacket edge cases', () => {
   });
 });
 
-describe('encodeProxyError', () => {
-  const allErrors: Array<[string, ProxyError]> = [
-    ['tooManyConnections', proxyErrors.tooManyConnections()],
-    ['hostNotAllowed', proxyErrors.hostNotAllowed('10.1.2.3')],
-    ['backendUnavailable', proxyErrors.backendUnavailable('ECONNREFUSED')],
-    ['handshakeTimeout', proxyErrors.handshakeTimeout(10000)],
-    ['badHandshake', proxyErrors.badHandshake('packet too large')],
-    ['insecureTransport', proxyErrors.insecureTransport()],
-    ['shuttingDown', proxyErrors.shuttingDown()],
+describe('encodeErrReply', () => {
+  const allErrors: Array<[string, ErrReply]> = [
+    ['tooManyConnections', errReplies.tooManyConnections()],
+    ['hostNotAllowed', errReplies.hostNotAllowed('10.1.2.3')],
+    ['backendUnavailable', errReplies.backendUnavailable('ECONNREFUSED')],
+    ['handshakeTimeout', errReplies.handshakeTimeout(10000)],
+    ['badHandshake', errReplies.badHandshake('packet too large')],
+    ['insecureTransport', errReplies.insecureTransport()],
+    ['shuttingDown', errReplies.shuttingDown()],
   ];
 
   it.each(allErrors)('%s: negotiated uses the 4.1 layout with the SQL state', (_name, error) => {
-    const payload = encodeProxyError(error, true);
+    const payload = encodeErrReply(error, true);
     expect(payload[0]).toBe(ERR_HEADER);
     expect(payload.readUInt16LE(1)).toBe(error.code);
     expect(payload.subarray(3, 9).toString('latin1')).toBe('#' + error.sqlState);
@@ -167,7 +167,7 @@ describe('encodeProxyError', () => {
   });
 
   it.each(allErrors)('%s: not negotiated uses the pre-4.1 layout without SQL state', (_name, error) => {
-    const payload = encodeProxyError(error, false);
+    const payload = encodeErrReply(error, false);
     expect(payload[0]).toBe(ERR_HEADER);
     expect(payload.readUInt16LE(1)).toBe(error.code);
     expect(payload.subarray(3).toString('utf8')).toBe(error.message);
@@ -180,18 +180,18 @@ describe('encodeProxyError', () => {
   });
 
   it('the pre-greeting "Too many connections" is byte-identical to what MariaDB sends', () => {
-    const payload = encodeProxyError(proxyErrors.tooManyConnections(), false);
+    const payload = encodeErrReply(errReplies.tooManyConnections(), false);
     expect(payload.toString('hex')).toBe(preGreeting.toString('hex'));
   });
 
   it('uses the MySQL error codes', () => {
-    expect(proxyErrors.tooManyConnections().code).toBe(ErrorCode.TOO_MANY_CONNECTIONS);
+    expect(errReplies.tooManyConnections().code).toBe(ErrorCode.TOO_MANY_CONNECTIONS);
     expect(ErrorCode.TOO_MANY_CONNECTIONS).toBe(1040);
-    expect(proxyErrors.hostNotAllowed('1.2.3.4')).toEqual({
+    expect(errReplies.hostNotAllowed('1.2.3.4')).toEqual({
       code: 1130,
       sqlState: 'HY000',
       message: "Host '1.2.3.4' is not allowed to connect to this MySQL server",
     });
-    expect(proxyErrors.insecureTransport().code).toBe(3159);
+    expect(errReplies.insecureTransport().code).toBe(3159);
   });
 });

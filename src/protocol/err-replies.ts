@@ -15,52 +15,56 @@ export const ErrorCode = {
   SERVER_SHUTDOWN: 1053, // ER_SERVER_SHUTDOWN, SQLSTATE 08S01
 } as const;
 
-export interface ProxyError {
+/**
+ * An ERR packet the proxy itself answers with (a refusal, an unreachable database, shutdown): named
+ * apart from the product ("proxy") and the PROXY protocol header, which are different things.
+ */
+export interface ErrReply {
   code: number;
   sqlState: string;
   message: string;
 }
 
-export const proxyErrors = {
-  tooManyConnections: (): ProxyError => ({
+export const errReplies = {
+  tooManyConnections: (): ErrReply => ({
     code: ErrorCode.TOO_MANY_CONNECTIONS,
     sqlState: '08004',
     message: 'Too many connections',
   }),
-  hostNotAllowed: (ip: string): ProxyError => ({
+  hostNotAllowed: (ip: string): ErrReply => ({
     code: ErrorCode.HOST_NOT_ALLOWED,
     sqlState: 'HY000',
     message: `Host '${ip}' is not allowed to connect to this MySQL server`,
   }),
-  backendUnavailable: (why: string): ProxyError => ({
+  backendUnavailable: (why: string): ErrReply => ({
     code: ErrorCode.CONNECTION_ERROR,
     sqlState: 'HY000',
     message: `Can't connect to MySQL server behind mysql-tls-proxy (${why})`,
   }),
-  handshakeTimeout: (ms: number): ProxyError => ({
+  handshakeTimeout: (ms: number): ErrReply => ({
     code: ErrorCode.HANDSHAKE_ERROR,
     sqlState: '08S01',
     message: `Bad handshake: the connection phase did not complete within ${ms} ms`,
   }),
-  badHandshake: (why: string): ProxyError => ({
+  badHandshake: (why: string): ErrReply => ({
     code: ErrorCode.HANDSHAKE_ERROR,
     sqlState: '08S01',
     message: `Bad handshake: ${why}`,
   }),
   /** MySQL's own words, or (`why`) the proxy's reason when it is not --require-secure-transport. */
-  insecureTransport: (why?: string): ProxyError => ({
+  insecureTransport: (why?: string): ErrReply => ({
     code: ErrorCode.SECURE_TRANSPORT_REQUIRED,
     sqlState: 'HY000',
     message: why
       ? `Connections using insecure transport are prohibited: ${why}.`
       : 'Connections using insecure transport are prohibited while --require_secure_transport=ON.',
   }),
-  clientCertificateRequired: (why: string): ProxyError => ({
+  clientCertificateRequired: (why: string): ErrReply => ({
     code: ErrorCode.ACCESS_DENIED,
     sqlState: '28000',
     message: `Access denied: a client certificate signed by the proxy's --client-ca is required (${why})`,
   }),
-  shuttingDown: (): ProxyError => ({
+  shuttingDown: (): ErrReply => ({
     code: ErrorCode.SERVER_SHUTDOWN,
     sqlState: '08S01',
     message: 'Server shutdown in progress',
@@ -71,7 +75,7 @@ export const proxyErrors = {
  * ERR payload for a refusal. `negotiated` is false before the client has seen a greeting: then
  * the pre-4.1 layout without the SQL state is used, as MySQL does.
  */
-export function encodeProxyError(error: ProxyError, negotiated: boolean): Buffer {
+export function encodeErrReply(error: ErrReply, negotiated: boolean): Buffer {
   return encodeErrPacket({
     code: error.code,
     sqlState: negotiated ? error.sqlState : undefined,
