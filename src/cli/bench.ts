@@ -20,7 +20,7 @@ import {
   progressLine,
   type IntervalJson,
 } from '../loadgen/report';
-import { planShares, startBench, type BenchPlan } from '../loadgen/run';
+import { planShares, startBench, type BenchPlan, type BenchRun } from '../loadgen/run';
 import {
   checkMeasurable,
   evaluateThresholds,
@@ -343,7 +343,29 @@ async function handler(args: BenchArgs): Promise<void> {
   }
   const { thresholds, reportIntervalS, ...plan } = commandPlan;
   const run = startBench(plan);
+  const stopOnSigint = sigintStopper(run);
+  const clock = new MeasureClock();
+  const intervals = new IntervalReporter(run, clock, reportIntervalS, args.json === true);
+  void run.measuring.then(() => {
+    clock.restart(); // everything reported counts from the end of the warmup
+    intervals.start();
+  });
+  const ticker = reportIntervalS === undefined ? progressTicker(run, clock, plan) : undefined;
+  try {
+    const result = await run.result;
+    const cpu = process.cpuUsage(clock.cpuBefore);
+    await intervals.finish(clock.measuring);
+    if (ticker) process.stderr.write('\r\x1b[K');
+    report(args, { ...plan, reportIntervalS }, thresholds, result, cpu, intervals.lines);
+  } finally {
+    intervals.cancel();
+    if (ticker) clearInterval(ticker);
+    process.off('SIGINT', stopOnSigint);
+  }
+}
 
+/** Ctrl-C once stops the run and reports; twice exits at once. */
+function sigintStopper(run: BenchRun): () => void {
   let stopping = false;
   const onSigint = (): void => {
     if (stopping) process.exit(130);
@@ -351,117 +373,142 @@ async function handler(args: BenchArgs): Promise<void> {
     run.stop();
   };
   process.on('SIGINT', onSigint);
+  return onSigint;
+}
 
-  // Everything below counts from the end of the warmup.
-  let measuring = false;
-  let cpuBefore = process.cpuUsage();
-  let started = performance.now();
-  void run.measuring.then(() => {
-    measuring = true;
-    cpuBefore = process.cpuUsage();
-    started = performance.now();
-    if (reportIntervalS !== undefined) scheduleInterval();
-  });
+/** Wall clock and CPU since the measurement started (the end of the warmup, if any). */
+class MeasureClock {
+  measuring = false;
+  cpuBefore = process.cpuUsage();
+  started = performance.now();
 
-  const intervals: IntervalJson[] = [];
-  let lastIntervalAt = 0;
-  const printInterval = async (final: boolean): Promise<void> => {
-    const samples = await run.interval();
-    const now = performance.now();
-    const elapsedS = (now - started) / 1000;
-    const intervalS = (now - started) / 1000 - lastIntervalAt;
-    lastIntervalAt = elapsedS;
-    const interval = intervalJson(samples, elapsedS, intervalS);
-    // The tail after the last full interval only when it did something: a connection attempted in
-    // the last full interval may complete in the tail, so attempts alone would lose it.
-    if (final && interval.attempts + interval.connections + interval.errors === 0) return;
-    intervals.push(interval);
-    process.stdout.write(args.json ? JSON.stringify(interval) + '\n' : intervalLine(interval) + '\n');
-  };
-  let intervalTimer: NodeJS.Timeout | undefined;
-  let intervalDone: Promise<void> = Promise.resolve();
-  let finished = false;
-  function scheduleInterval(): void {
-    const next = started + (intervals.length + 1) * reportIntervalS! * 1000;
-    intervalTimer = setTimeout(
+  restart(): void {
+    this.measuring = true;
+    this.cpuBefore = process.cpuUsage();
+    this.started = performance.now();
+  }
+}
+
+/** --report-interval: one line (or JSON object) per interval, to stdout whatever it is. */
+class IntervalReporter {
+  readonly lines: IntervalJson[] = [];
+  private lastAt = 0;
+  private timer?: NodeJS.Timeout;
+  private pending: Promise<void> = Promise.resolve();
+  private finished = false;
+
+  constructor(
+    private readonly run: BenchRun,
+    private readonly clock: MeasureClock,
+    private readonly everyS: number | undefined,
+    private readonly json: boolean,
+  ) {}
+
+  start(): void {
+    if (this.everyS !== undefined) this.schedule();
+  }
+
+  /** Stops the timer, waits for a line being written, then writes the tail (if it did something). */
+  async finish(measuring: boolean): Promise<void> {
+    this.cancel();
+    await this.pending;
+    if (this.everyS !== undefined && measuring) await this.print(true);
+  }
+
+  cancel(): void {
+    this.finished = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  private schedule(): void {
+    const next = this.clock.started + (this.lines.length + 1) * this.everyS! * 1000;
+    this.timer = setTimeout(
       () => {
-        intervalDone = printInterval(false).then(() => {
-          if (!finished) scheduleInterval();
+        this.pending = this.print(false).then(() => {
+          if (!this.finished) this.schedule();
         });
       },
       Math.max(0, next - performance.now()),
     );
   }
 
-  let ticker: NodeJS.Timeout | undefined;
-  if (process.stdout.isTTY && reportIntervalS === undefined) {
-    let last = { at: started, connections: 0 };
-    let rate = 0;
-    ticker = setInterval(() => {
-      if (!measuring) return;
-      const now = performance.now();
-      const progress = run.progress();
-      rate = ((progress.connections - last.connections) * 1000) / Math.max(1, now - last.at);
-      last = { at: now, connections: progress.connections };
-      const fraction =
-        plan.connections !== undefined
-          ? progress.attempts / plan.connections
-          : (now - started) / (plan.durationMs ?? 1);
-      process.stderr.write(`\r${progressLine(progress, fraction, rate)}\x1b[K`);
-    }, 250);
+  private async print(final: boolean): Promise<void> {
+    const samples = await this.run.interval();
+    const elapsedS = (performance.now() - this.clock.started) / 1000;
+    const interval = intervalJson(samples, elapsedS, elapsedS - this.lastAt);
+    this.lastAt = elapsedS;
+    // The tail after the last full interval only when it did something: a connection attempted in
+    // the last full interval may complete in the tail, so attempts alone would lose it.
+    if (final && interval.attempts + interval.connections + interval.errors === 0) return;
+    this.lines.push(interval);
+    process.stdout.write(this.json ? JSON.stringify(interval) + '\n' : intervalLine(interval) + '\n');
   }
+}
 
-  try {
-    const result = await run.result;
-    const cpu = process.cpuUsage(cpuBefore);
-    finished = true;
-    if (intervalTimer) clearTimeout(intervalTimer);
-    await intervalDone;
-    if (reportIntervalS !== undefined && measuring) await printInterval(true);
-    if (ticker) process.stderr.write('\r\x1b[K');
-    const phaseP99 = Object.fromEntries(
-      [...Object.entries(result.phases.byPhase)].map(([phase, h]) => [
-        phase,
-        Math.round(h.percentile(99)) / 1000,
-      ]),
-    );
-    const checked = evaluateThresholds(thresholds, {
-      attempts: result.attempts,
-      errors: result.errors,
-      p99Ms: phaseP99,
-    });
-    const json = benchJson(result, {
-      target: args.target!,
-      mode: plan.mode,
-      workers: planShares(plan).length,
-      concurrency: plan.concurrency,
-      targetRate: plan.rate,
-      durationS: plan.durationMs === undefined ? undefined : plan.durationMs / 1000,
-      connectionsRequested: plan.connections,
-      query: plan.query,
-      resume: plan.resume,
-      verified: plan.ca !== undefined,
-      tlsVersion: plan.tlsVersion,
-      cpuS: (cpu.user + cpu.system) / 1e6,
-      warmupS: plan.warmupMs === undefined ? undefined : plan.warmupMs / 1000,
-      reportIntervalS,
-      intervals,
-      thresholds: checked,
-    });
-    process.stdout.write(args.json ? JSON.stringify(json) + '\n' : benchText(json));
-    // A run in which not a single connection succeeded is a failure; errors under load are results
-    // unless --max-error-rate says otherwise.
-    if (json.connections === 0) process.exitCode = 1;
-    const failure = thresholdFailure(checked);
-    if (failure) {
-      process.stderr.write(failure + '\n');
-      process.exitCode = 1;
-    }
-  } finally {
-    finished = true;
-    if (intervalTimer) clearTimeout(intervalTimer);
-    if (ticker) clearInterval(ticker);
-    process.off('SIGINT', onSigint);
+/** On a terminal without --report-interval: a progress line on stderr, four times a second. */
+function progressTicker(run: BenchRun, clock: MeasureClock, plan: BenchPlan): NodeJS.Timeout | undefined {
+  if (!process.stdout.isTTY) return undefined;
+  let last = { at: clock.started, connections: 0 };
+  return setInterval(() => {
+    if (!clock.measuring) return;
+    const now = performance.now();
+    const progress = run.progress();
+    const rate = ((progress.connections - last.connections) * 1000) / Math.max(1, now - last.at);
+    last = { at: now, connections: progress.connections };
+    const fraction =
+      plan.connections !== undefined
+        ? progress.attempts / plan.connections
+        : (now - clock.started) / (plan.durationMs ?? 1);
+    process.stderr.write(`\r${progressLine(progress, fraction, rate)}\x1b[K`);
+  }, 250);
+}
+
+/** The final report, the thresholds' verdict and the exit code. */
+function report(
+  args: BenchArgs,
+  plan: BenchPlan & { reportIntervalS?: number },
+  thresholds: BenchCommandPlan['thresholds'],
+  result: Awaited<BenchRun['result']>,
+  cpu: NodeJS.CpuUsage,
+  intervals: IntervalJson[],
+): void {
+  const phaseP99 = Object.fromEntries(
+    [...Object.entries(result.phases.byPhase)].map(([phase, h]) => [
+      phase,
+      Math.round(h.percentile(99)) / 1000,
+    ]),
+  );
+  const checked = evaluateThresholds(thresholds, {
+    attempts: result.attempts,
+    errors: result.errors,
+    p99Ms: phaseP99,
+  });
+  const json = benchJson(result, {
+    target: args.target!,
+    mode: plan.mode,
+    workers: planShares(plan).length,
+    concurrency: plan.concurrency,
+    targetRate: plan.rate,
+    durationS: plan.durationMs === undefined ? undefined : plan.durationMs / 1000,
+    connectionsRequested: plan.connections,
+    query: plan.query,
+    resume: plan.resume,
+    verified: plan.ca !== undefined,
+    tlsVersion: plan.tlsVersion,
+    cpuS: (cpu.user + cpu.system) / 1e6,
+    warmupS: plan.warmupMs === undefined ? undefined : plan.warmupMs / 1000,
+    reportIntervalS: plan.reportIntervalS,
+    intervals,
+    thresholds: checked,
+  });
+  process.stdout.write(args.json ? JSON.stringify(json) + '\n' : benchText(json));
+  // A run in which not a single connection succeeded is a failure; errors under load are results
+  // unless --max-error-rate says otherwise.
+  if (json.connections === 0) process.exitCode = 1;
+  const failure = thresholdFailure(checked);
+  if (failure) {
+    process.stderr.write(failure + '\n');
+    process.exitCode = 1;
   }
 }
 
