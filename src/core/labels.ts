@@ -28,6 +28,7 @@ export const CLOSE_REASONS = [
   'backend_tls_failed', // --backend-tls: the database offers no TLS, or its certificate did not verify
   'proxy_protocol', // a missing, malformed or untrusted PROXY protocol header
   'shutdown', // the proxy stopped and --drain-timeout ran out
+  'clear_password_refused', // the database asked a TLS client for its clear password over a plain database leg
 ] as const;
 
 export type CloseReason = (typeof CLOSE_REASONS)[number];

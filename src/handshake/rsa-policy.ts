@@ -32,3 +32,16 @@ export const COMPRESSION = Capability.COMPRESS | Capability.ZSTD_COMPRESSION_ALG
 export function capabilitiesWithheld(backendTls: boolean, kind: ServerKind): number {
   return plainLegNeedsProtecting(backendTls, kind) ? COMPRESSION : 0;
 }
+
+/**
+ * Plugins whose client side sends the password itself, unhashed: mysql_clear_password (PAM, LDAP)
+ * and MariaDB's dialog (PAM prompts). Where the database leg needs protecting (needsRsaHelp) the
+ * proxy refuses them rather than put a TLS client's password on the plain leg; TiDB, which asks
+ * for the clear password by design, is warned about at startup instead (SECURITY.md).
+ * https://dev.mysql.com/doc/dev/mysql-server/latest/page_protocol_connection_phase_authentication_methods_clear_text_password.html
+ */
+const CLEAR_TEXT_PLUGINS: ReadonlySet<string> = new Set(['mysql_clear_password', 'dialog']);
+
+export function sendsClearPassword(plugin: string | undefined): boolean {
+  return plugin !== undefined && CLEAR_TEXT_PLUGINS.has(plugin);
+}

@@ -64,6 +64,14 @@ export const errReplies = {
     sqlState: '28000',
     message: `Access denied: a client certificate signed by the proxy's --client-ca is required (${why})`,
   }),
+  /** The database asked for the clear password (mysql_clear_password, dialog) over a plain leg. */
+  clearPasswordRefused: (plugin: string): ErrReply => ({
+    code: ErrorCode.ACCESS_DENIED,
+    sqlState: '28000',
+    message:
+      `Access denied: the database asked for the clear password (${plugin}) over an unencrypted ` +
+      'database leg; mysql-tls-proxy does not send it there (use --backend-tls verify for such accounts)',
+  }),
   shuttingDown: (): ErrReply => ({
     code: ErrorCode.SERVER_SHUTDOWN,
     sqlState: '08S01',

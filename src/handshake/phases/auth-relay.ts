@@ -8,11 +8,13 @@ import {
 } from '../../protocol/auth-packets';
 import { Capability, hasCapability } from '../../protocol/capabilities';
 import { parseErrPacket } from '../../protocol/err-packet';
+import { errReplies } from '../../protocol/err-replies';
 import { MalformedPacketError } from '../../protocol/reader';
 import type { Attributes } from '../client-attributes';
 import type { ChangeUserContext } from '../types';
 import type { Greeted, Phase, PhaseContext } from './phase';
 import { ESTABLISHED } from './phase';
+import { sendsClearPassword } from '../rsa-policy';
 import { ReleasePhase } from './release';
 import { RsaHelp } from './rsa-help';
 
@@ -102,13 +104,22 @@ export class AuthRelayPhase implements Phase {
 
   private relay(payload: Buffer): void {
     const kind = classifyServerAuthPacket(payload);
+    const next = this.pluginRequest(payload, kind);
+    if (next && this.start.rsaNeeded && sendsClearPassword(next.plugin)) {
+      // Not relayed: the client (on TLS) would answer with its password for the plain leg.
+      const detail = `the database asked for the clear password (${next.plugin}) over a plain database leg`;
+      return this.ctx.endClient(
+        'clear_password_refused',
+        detail,
+        errReplies.clearPasswordRefused(next.plugin),
+      );
+    }
     this.ctx.sendToClient(payload);
     if (kind === 'ok') return this.establish();
     if (kind === 'err') {
       const err = parseErrPacket(payload);
       return this.ctx.endBoth('auth_failed', `${err.code} ${err.message}`);
     }
-    const next = this.pluginRequest(payload, kind);
     if (next) {
       this.plugin = next.plugin;
       this.scramble = Buffer.from(next.data);

@@ -2,7 +2,8 @@ import { parseChangeUser, spliceChangeUser } from '../../protocol/change-user';
 import { serverKind } from '../../protocol/server-kind';
 import { SHA256_REQUEST_PUBLIC_KEY } from '../../protocol/sha256-password';
 import { withProxyAttributes, type Attributes } from '../client-attributes';
-import { needsRsaHelp } from '../rsa-policy';
+import { needsRsaHelp, sendsClearPassword } from '../rsa-policy';
+import { errReplies } from '../../protocol/err-replies';
 import type { ChangeUserContext } from '../types';
 import { AuthRelayPhase } from './auth-relay';
 import { type Phase, type PhaseContext, refuseBackendPacket } from './phase';
@@ -38,6 +39,13 @@ export class ChangeUserPhase implements Phase {
     const command = parseChangeUser(payload, capabilities);
     const kind = serverKind(greeting);
     const rsaNeeded = needsRsaHelp('tls', this.ctx.options.backendTls, kind);
+    if (rsaNeeded && sendsClearPassword(command.authPluginName) && command.authResponse.length > 0) {
+      this.ctx.legs.wipeClientPacket(payload); // never relayed to the plain leg (rsa-policy.ts)
+      const plugin = command.authPluginName as string;
+      const detail = `the client sent its clear password (${plugin}) in a COM_CHANGE_USER for a plain database leg`;
+      this.ctx.endClient('clear_password_refused', detail, errReplies.clearPasswordRefused(plugin));
+      return true;
+    }
     const changes: { authResponse?: Buffer; attributes?: Attributes } = {};
     if (own && command.spans.attributes) changes.attributes = withProxyAttributes(command.attributes, own);
     const heldPassword = sha256PasswordToHold(command.authPluginName, command.authResponse, rsaNeeded);

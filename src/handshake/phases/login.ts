@@ -10,7 +10,8 @@ import { MalformedPacketError } from '../../protocol/reader';
 import { SHA256_REQUEST_PUBLIC_KEY } from '../../protocol/sha256-password';
 import { proxyAttributes, withProxyAttributes, type Attributes } from '../client-attributes';
 import { decideLogin, type ClientCertificate } from '../login-policy';
-import { COMPRESSION, needsRsaHelp } from '../rsa-policy';
+import { COMPRESSION, needsRsaHelp, sendsClearPassword } from '../rsa-policy';
+import { errReplies } from '../../protocol/err-replies';
 import type { Transport } from '../types';
 import { AuthRelayPhase } from './auth-relay';
 import { BackendTlsPhase } from './backend-tls';
@@ -85,6 +86,13 @@ export class LoginPhase implements Phase {
       warning: decision.allowed ? decision.warning : undefined,
     });
     if (!decision.allowed) return this.ctx.endClient(decision.reason, decision.detail, decision.error);
+    if (this.rsaNeeded && sendsClearPassword(response.authPluginName) && response.authResponse.length > 0) {
+      // A clear password in the login itself: never relayed to a plain leg (rsa-policy.ts).
+      this.ctx.legs.wipeClientPacket(payload);
+      const plugin = response.authPluginName as string;
+      const detail = `the client sent its clear password (${plugin}) for a plain database leg`;
+      return this.ctx.endClient('clear_password_refused', detail, errReplies.clearPasswordRefused(plugin));
+    }
     if (this.rsaNeeded && (response.capabilities & COMPRESSION) !== 0) {
       // Not offered in the greeting (see rsa-policy.ts): a client that asks anyway is refused.
       throw new MalformedPacketError(

@@ -978,6 +978,16 @@ describe('HandshakeMachine, COM_CHANGE_USER on an established session', () => {
       expect(relayed).toEqual({ seq: 0, payload: expected });
     });
 
+    it('refuses a COM_CHANGE_USER carrying a clear mysql_clear_password password: ERR 1045, nothing relayed', () => {
+      const machine = HandshakeMachine.forChangeUser(options, context);
+      const sent = command(Buffer.from('pw-in-clear\0'), 'mysql_clear_password', forged);
+      const actions = machine.handle({ type: 'clientData', data: encodePacket(sent, 0) });
+      const close = of(actions, 'closeClient')[0];
+      expect(close.reason).toBe('clear_password_refused');
+      expect(parseErrPacket(packetsIn([close.packet!])[0].payload).code).toBe(1045);
+      for (const p of toBackend(actions)) expect(p.payload.includes(Buffer.from('pw-in-clear'))).toBe(false);
+    });
+
     it('puts a key request in place of a clear sha256_password password; the server may take it or switch', () => {
       const clear = Buffer.from('pw-in-command\0');
       const taking = HandshakeMachine.forChangeUser(options, context);
@@ -1037,5 +1047,53 @@ describe('HandshakeMachine, COM_CHANGE_USER on an established session', () => {
       expect(toBackend(actions)).toEqual([{ seq: 0, payload: Buffer.from([0x01]) }]); // COM_QUIT only
       expect(of(actions, 'closeBackend')).toHaveLength(1);
     });
+  });
+});
+
+describe('HandshakeMachine, clear-password plugins on a plain database leg', () => {
+  it.each(['mysql_clear_password', 'dialog'])(
+    'refuses an auth switch to %s with ERR 1045 instead of relaying it to a TLS client',
+    (plugin) => {
+      const machine = new HandshakeMachine(options);
+      tlsLogin(machine);
+      const ask = encodeAuthSwitchRequest(plugin, Buffer.alloc(0));
+      const actions = machine.handle({ type: 'backendData', data: encodePacket(ask, 2) });
+      expect(toClient(actions)).toEqual([]); // the switch never reaches the client
+      const close = of(actions, 'closeClient')[0];
+      expect(close.reason).toBe('clear_password_refused');
+      const [err] = packetsIn([close.packet!]);
+      expect(err.seq).toBe(3);
+      expect(parseErrPacket(err.payload)).toMatchObject({ code: 1045 });
+      expect(parseErrPacket(err.payload).message).toContain('--backend-tls');
+    },
+  );
+
+  it("relays the same switch to a plaintext client: its password was never protected by the proxy's TLS", () => {
+    const machine = new HandshakeMachine(options);
+    const login = [
+      ...machine.handle({ type: 'backendData', data: encodePacket(greetingPayload, 0) }),
+      ...machine.handle({
+        type: 'clientData',
+        data: encodePacket(responsePayload(CLIENT_CAPS & ~Capability.SSL), 1),
+      }),
+    ];
+    expect(of(login, 'closeClient')).toEqual([]);
+    const ask = encodeAuthSwitchRequest('mysql_clear_password', Buffer.alloc(0));
+    const actions = machine.handle({ type: 'backendData', data: encodePacket(ask, 2) });
+    expect(of(actions, 'closeClient')).toEqual([]);
+    expect(toClient(actions)).toEqual([{ seq: 2, payload: ask }]);
+  });
+
+  it('refuses a HandshakeResponse that carries a clear mysql_clear_password password, sending none of it', () => {
+    const machine = new HandshakeMachine(options);
+    const login = encodeHandshakeResponse({
+      ...parseHandshakeResponse(responsePayload(CLIENT_CAPS | Capability.SSL)),
+      authResponse: Buffer.from('clear-secret\0'),
+      authPluginName: 'mysql_clear_password',
+    });
+    const actions = tlsLogin(machine, greetingPayload, login);
+    const close = of(actions, 'closeClient')[0];
+    expect(close.reason).toBe('clear_password_refused');
+    for (const p of toBackend(actions)) expect(p.payload.includes(Buffer.from('clear-secret'))).toBe(false);
   });
 });
