@@ -86,13 +86,7 @@ export class LoginPhase implements Phase {
       warning: decision.allowed ? decision.warning : undefined,
     });
     if (!decision.allowed) return this.ctx.endClient(decision.reason, decision.detail, decision.error);
-    if (this.rsaNeeded && sendsClearPassword(response.authPluginName) && response.authResponse.length > 0) {
-      // A clear password in the login itself: never relayed to a plain leg (rsa-policy.ts).
-      this.ctx.legs.wipeClientPacket(payload);
-      const plugin = response.authPluginName as string;
-      const detail = `the client sent its clear password (${plugin}) for a plain database leg`;
-      return this.ctx.endClient('clear_password_refused', detail, errReplies.clearPasswordRefused(plugin));
-    }
+    if (this.refusesClearPassword(payload, response)) return;
     if (this.rsaNeeded && (response.capabilities & COMPRESSION) !== 0) {
       // Not offered in the greeting (see rsa-policy.ts): a client that asks anyway is refused.
       throw new MalformedPacketError(
@@ -100,6 +94,19 @@ export class LoginPhase implements Phase {
       );
     }
     this.relay(this.forBackend(payload, response));
+  }
+
+  /**
+   * A clear password in the login itself (mysql_clear_password named by the client, or by the
+   * greeting when the client names no plugin) is never relayed to a plain leg (rsa-policy.ts).
+   */
+  private refusesClearPassword(payload: Buffer, response: ParsedHandshakeResponse): boolean {
+    const plugin = response.authPluginName ?? this.greeted.greeting.authPluginName;
+    if (!this.rsaNeeded || !sendsClearPassword(plugin) || response.authResponse.length === 0) return false;
+    this.ctx.legs.wipeClientPacket(payload);
+    const detail = `the client sent its clear password (${plugin}) for a plain database leg`;
+    this.ctx.endClient('clear_password_refused', detail, errReplies.clearPasswordRefused(plugin as string));
+    return true;
   }
 
   /** To the database: at once, or after the database leg's own TLS handshake (--backend-tls). */

@@ -1084,6 +1084,24 @@ describe('HandshakeMachine, clear-password plugins on a plain database leg', () 
     expect(toClient(actions)).toEqual([{ seq: 2, payload: ask }]);
   });
 
+  it('refuses a login that names no plugin when the greeting asks for mysql_clear_password', () => {
+    const machine = new HandshakeMachine(options);
+    const clearGreeting = encodeGreeting({
+      ...parseGreeting(greetingPayload),
+      authPluginName: 'mysql_clear_password',
+    });
+    const caps = (CLIENT_CAPS | Capability.SSL) & ~Capability.PLUGIN_AUTH;
+    const login = encodeHandshakeResponse({
+      ...parseHandshakeResponse(responsePayload(caps)),
+      capabilities: caps,
+      authResponse: Buffer.from('clear-secret\0'),
+      authPluginName: undefined,
+    });
+    const actions = tlsLogin(machine, clearGreeting, login);
+    expect(of(actions, 'closeClient')[0].reason).toBe('clear_password_refused');
+    for (const p of toBackend(actions)) expect(p.payload.includes(Buffer.from('clear-secret'))).toBe(false);
+  });
+
   it('refuses a HandshakeResponse that carries a clear mysql_clear_password password, sending none of it', () => {
     const machine = new HandshakeMachine(options);
     const login = encodeHandshakeResponse({
