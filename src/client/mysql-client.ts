@@ -189,6 +189,31 @@ export function parseAuthSwitch(payload: Buffer): { plugin: string; data: Buffer
 }
 
 // ---------------------------------------------------------------------------
+// Certificate check without the detailed chain
+
+type PeerCertificateMethod = (detailed?: boolean) => tls.PeerCertificate | tls.DetailedPeerCertificate;
+const prototypePeerCertificate = tls.TLSSocket.prototype.getPeerCertificate as PeerCertificateMethod;
+
+/**
+ * Once OpenSSL has verified the chain, Node's client (onConnectSecure in lib/_tls_wrap.js) checks
+ * the name with `checkServerIdentity(host, this.getPeerCertificate(true))`. The detailed form turns
+ * every certificate of the chain into a JS object and looks the issuer up in the CA store: about
+ * 0.4 ms, a quarter of a bench connection's client CPU, of which tls.checkServerIdentity reads two
+ * fields of the leaf only (`subject`, `subjectaltname`; see lib/tls.js). Until the handshake is
+ * done the socket answers with the leaf alone (same fields, same check, same verdict; the chain is
+ * still verified by OpenSSL before that); from secureConnect on it is the prototype's method again.
+ */
+function leafCertificateDuringHandshake(secure: tls.TLSSocket): void {
+  (secure as { getPeerCertificate: PeerCertificateMethod }).getPeerCertificate = () =>
+    prototypePeerCertificate.call(secure, false);
+}
+
+/** Assigned rather than deleted: a delete could turn the socket into a slow dictionary object. */
+function restoreCertificateMethod(secure: tls.TLSSocket): void {
+  (secure as { getPeerCertificate: PeerCertificateMethod }).getPeerCertificate = prototypePeerCertificate;
+}
+
+// ---------------------------------------------------------------------------
 // Connection
 
 export class MysqlConnection {
@@ -450,6 +475,7 @@ export class MysqlConnection {
       session: options.session,
     });
     this.stream = secure;
+    leafCertificateDuringHandshake(secure);
     if (options.onSession) {
       const onSession = options.onSession;
       secure.on('session', (session: Buffer) => {
@@ -464,6 +490,7 @@ export class MysqlConnection {
       this.waiter = (_packet, error) => fail(error ?? new Error('unexpected data before the TLS handshake'));
       secure.once('secureConnect', () => {
         this.marks.tls = performance.now();
+        restoreCertificateMethod(secure);
         this.waiter = undefined;
         this.tlsVersion = secure.getProtocol() ?? undefined;
         this.cipher = secure.getCipher()?.name;

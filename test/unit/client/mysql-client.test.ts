@@ -139,6 +139,28 @@ describe('connectMysql over TLS', () => {
     await (await connectMysql({ ...opts, serverName: 'localhost' })).quit();
   });
 
+  it('checks the name without building the detailed chain, and gives the full chain afterwards', async () => {
+    const server = await fake('native');
+    const detailed = jest.spyOn(tls.TLSSocket.prototype, 'getPeerCertificate');
+    try {
+      const connection = await connectMysql({
+        ...base(server.port),
+        tlsOptions: { ca: pem.caCert },
+        rejectUnauthorized: true,
+      });
+      // Node's own check would have asked the prototype for getPeerCertificate(true)
+      expect(detailed).not.toHaveBeenCalledWith(true);
+      const socket = connection.tlsSocket!;
+      expect(socket.authorized).toBe(true);
+      const chain = socket.getPeerCertificate(true);
+      expect(chain.subjectaltname).toContain('IP Address:127.0.0.1');
+      expect(chain.issuerCertificate.subject).toEqual(chain.issuer);
+      await connection.quit();
+    } finally {
+      detailed.mockRestore();
+    }
+  });
+
   it('refuses to continue without TLS when the server does not offer it', async () => {
     const server = await fake('native', { advertiseTls: false });
     await expect(connectMysql(base(server.port))).rejects.toMatchObject({ kind: 'other', stage: 'greeting' });
