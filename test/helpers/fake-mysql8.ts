@@ -50,7 +50,7 @@ export interface FakeMysql8Options {
   /** The server's default auth plugin, named in the greeting. */
   defaultPlugin?: 'caching_sha2_password' | 'sha256_password' | 'mysql_native_password';
   /** The account's auth plugin. */
-  userPlugin?: 'caching_sha2_password' | 'sha256_password';
+  userPlugin?: 'caching_sha2_password' | 'sha256_password' | 'mysql_clear_password';
   /** A second account, with the same password, that authenticates with mysql_native_password. */
   nativeUser?: string;
 }
@@ -154,6 +154,12 @@ export async function startFakeMysql8(options: FakeMysql8Options): Promise<FakeM
           // e.g. the proxy's readiness probe, which logs in as a user that does not exist
           const err = encodeErrPacket({ code: 1045, sqlState: '28000', message: 'Access denied' });
           socket.end(encodePacket(err, seq + 1));
+          return;
+        }
+        if (options.userPlugin === 'mysql_clear_password') {
+          // A PAM/LDAP-style account: the server asks for the password itself, unhashed.
+          send(encodeAuthSwitchRequest('mysql_clear_password', Buffer.alloc(0)), seq + 1);
+          step = 'clear';
           return;
         }
         if (options.userPlugin === 'sha256_password') {

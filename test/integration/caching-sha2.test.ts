@@ -240,3 +240,59 @@ describe('the COM_CHANGE_USER watch and LOAD DATA LOCAL', () => {
     }
   });
 });
+
+describe('clear-password plugins (mysql_clear_password: PAM, LDAP)', () => {
+  const clearConnect = (port: number, ca: Buffer) =>
+    mysql.createConnection({
+      host: '127.0.0.1',
+      port,
+      user,
+      password,
+      ssl: { ca },
+      enableCleartextPlugin: true,
+    });
+  it('are refused between a TLS client and a plain leg, and relayed over --backend-tls', async () => {
+    const plain = await startFakeMysql8({ user, password, userPlugin: 'mysql_clear_password' });
+    const refusing = await startProxy({ backendPort: plain.port });
+    try {
+      const ca = await fs.readFile(refusing.caFile);
+      // A client willing to send its clear password (mysql2's opt-in), so only the proxy can stop it.
+      const refused = clearConnect(refusing.port, ca);
+      await expect(refused).rejects.toMatchObject({ errno: 1045 });
+      await expect(refused).rejects.toThrow(/--backend-tls/);
+      // The database got the placeholder's dummy answer, never the password: the login is denied.
+      await refusing.waitForLog((l) => l.event === 'connection_closed');
+      expect(plain.logins).toEqual(['denied']);
+      const closed = refusing.logs().find((l) => l.event === 'connection_closed');
+      expect(closed?.reason).toBe('clear_password_refused');
+      expect(JSON.stringify(refusing.logs())).not.toContain(password);
+    } finally {
+      await refusing.stop();
+      await plain.close();
+    }
+    const secure = await startFakeMysql8({
+      user,
+      password,
+      userPlugin: 'mysql_clear_password',
+      tls: backendCert,
+    });
+    const args = [
+      '--backend-tls',
+      'verify',
+      '--backend-ca',
+      backendCert.caFile,
+      '--backend-server-name',
+      'db.internal',
+    ];
+    const relaying = await startProxy({ backendPort: secure.port, args });
+    try {
+      const conn = await clearConnect(relaying.port, await fs.readFile(relaying.caFile));
+      await conn.query('DO 1');
+      await conn.end();
+      expect(secure.logins).toEqual(['clear-tls']);
+    } finally {
+      await relaying.stop();
+      await secure.close();
+    }
+  });
+});

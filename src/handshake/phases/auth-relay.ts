@@ -106,7 +106,10 @@ export class AuthRelayPhase implements Phase {
     const kind = classifyServerAuthPacket(payload);
     const next = this.pluginRequest(payload, kind);
     if (next && this.start.rsaNeeded && sendsClearPassword(next.plugin)) {
-      // Not relayed: the client (on TLS) would answer with its password for the plain leg.
+      // Not relayed: the client (on TLS) would answer with its password for the plain leg. The
+      // database's question is answered by the placeholder (dummy data), so it fails the login now.
+      this.plugin = next.plugin;
+      this.turn = 'client';
       const detail = `the database asked for the clear password (${next.plugin}) over a plain database leg`;
       return this.ctx.endClient(
         'clear_password_refused',
