@@ -5,40 +5,17 @@
  * repository of the current sources (a copy, committed), installs it by a git+file:// URL into an
  * empty project, and runs the installed bin.
  */
-import { execFile } from 'child_process';
 import { existsSync, promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { runCommand, type CommandResult } from '../helpers/run-command';
 
 const ROOT = path.resolve(__dirname, '../..');
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+const exec = (file: string, args: string[], cwd: string, timeoutMs = 300_000): Promise<CommandResult> =>
+  runCommand(file, args, cwd, timeoutMs);
 
-function exec(file: string, args: string[], cwd: string, timeoutMs = 300_000): Promise<Result> {
-  // What the npm running this test put in the environment (its lifecycle, package) stays out.
-  const env = Object.fromEntries(
-    Object.entries(process.env).filter(
-      ([key]) => !/^npm_(lifecycle_|package_|config_local_prefix)/.test(key),
-    ),
-  );
-  return new Promise((resolve) => {
-    execFile(
-      file,
-      args,
-      { cwd, env, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-      },
-    );
-  });
-}
-
-async function ok(file: string, args: string[], cwd: string): Promise<Result> {
+async function ok(file: string, args: string[], cwd: string): Promise<CommandResult> {
   const result = await exec(file, args, cwd);
   if (result.code !== 0)
     throw new Error(`${file} ${args.join(' ')} failed:\n${result.stdout}\n${result.stderr}`);

@@ -4,11 +4,11 @@
  * `certs`, and `serve` in front of a real MariaDB with one TLS login. The systemd unit is checked
  * with `systemd-analyze verify` and `security` against that installed CLI.
  */
-import { execFile } from 'child_process';
 import { X509Certificate } from 'crypto';
 import { existsSync, promises as fs, readdirSync, realpathSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { runCommand, type CommandResult } from '../helpers/run-command';
 import { startMariaDb, TEST_USERS, type MariaDbServer } from '../helpers/mariadb';
 import { startProxy, sampleValue } from '../helpers/proxy';
 import { mysql } from '../helpers/clients';
@@ -21,31 +21,8 @@ const pkg = JSON.parse(require('fs').readFileSync(path.join(ROOT, 'package.json'
 };
 const { user, password } = TEST_USERS.native;
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function exec(file: string, args: string[], cwd: string, timeoutMs = 240_000): Promise<Result> {
-  // What the npm running this test put in the environment (its lifecycle, package) stays out.
-  const env = Object.fromEntries(
-    Object.entries(process.env).filter(
-      ([key]) => !/^npm_(lifecycle_|package_|config_local_prefix)/.test(key),
-    ),
-  );
-  return new Promise((resolve) => {
-    execFile(
-      file,
-      args,
-      { cwd, env, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-      },
-    );
-  });
-}
+const exec = (file: string, args: string[], cwd: string, timeoutMs = 240_000): Promise<CommandResult> =>
+  runCommand(file, args, cwd, timeoutMs);
 
 const npm = (args: string[], cwd: string) => exec('npm', args, cwd);
 
