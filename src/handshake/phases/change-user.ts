@@ -39,7 +39,8 @@ export class ChangeUserPhase implements Phase {
     const command = parseChangeUser(payload, capabilities);
     const kind = serverKind(greeting);
     const rsaNeeded = needsRsaHelp('tls', this.ctx.options.backendTls, kind);
-    if (rsaNeeded && sendsClearPassword(command.authPluginName) && command.authResponse.length > 0) {
+    // With or without auth data: dialog's password would follow in packets that are not switches.
+    if (rsaNeeded && sendsClearPassword(command.authPluginName)) {
       this.ctx.legs.wipeClientPacket(payload); // never relayed to the plain leg (rsa-policy.ts)
       const plugin = command.authPluginName as string;
       const detail = `the client sent its clear password (${plugin}) in a COM_CHANGE_USER for a plain database leg`;

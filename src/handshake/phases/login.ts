@@ -97,12 +97,14 @@ export class LoginPhase implements Phase {
   }
 
   /**
-   * A clear password in the login itself (mysql_clear_password named by the client, or by the
-   * greeting when the client names no plugin) is never relayed to a plain leg (rsa-policy.ts).
+   * A login on a clear-password plugin (named by the client, or by the greeting when the client
+   * names no plugin) is never relayed to a plain leg (rsa-policy.ts).
    */
   private refusesClearPassword(payload: Buffer, response: ParsedHandshakeResponse): boolean {
     const plugin = response.authPluginName ?? this.greeted.greeting.authPluginName;
-    if (!this.rsaNeeded || !sendsClearPassword(plugin) || response.authResponse.length === 0) return false;
+    // Also with no auth data yet: dialog (PAM) asks for the password in later packets that are
+    // not auth switches, so a login that starts on such a plugin cannot be relayed at all.
+    if (!this.rsaNeeded || !sendsClearPassword(plugin)) return false;
     this.ctx.legs.wipeClientPacket(payload);
     const detail = `the client sent its clear password (${plugin}) for a plain database leg`;
     this.ctx.endClient('clear_password_refused', detail, errReplies.clearPasswordRefused(plugin as string));

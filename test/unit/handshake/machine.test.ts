@@ -1086,6 +1086,20 @@ describe('HandshakeMachine, clear-password plugins on a plain database leg', () 
     expect(toClient(actions)).toEqual([{ seq: 2, payload: ask }]);
   });
 
+  it('refuses a login that starts on dialog with no auth data yet: its password would follow as prompt answers', () => {
+    const machine = new HandshakeMachine(options);
+    const login = encodeHandshakeResponse({
+      ...parseHandshakeResponse(responsePayload(CLIENT_CAPS | Capability.SSL)),
+      authResponse: Buffer.alloc(0),
+      authPluginName: 'dialog',
+    });
+    const actions = tlsLogin(machine, greetingPayload, login);
+    expect(of(actions, 'closeClient')[0].reason).toBe('clear_password_refused');
+    expect(toBackend(actions).map((p) => parseHandshakeResponse(p.payload).username.toString())).toEqual([
+      ABORTED_LOGIN_USER,
+    ]);
+  });
+
   it('refuses a login that names no plugin when the greeting asks for mysql_clear_password', () => {
     const machine = new HandshakeMachine(options);
     const clearGreeting = encodeGreeting({
